@@ -1,0 +1,326 @@
+"""The embedded default: a deterministic, network-free baseline.
+
+Classification scores the taxonomy's cue phrases on the title and abstract. Where a phrase
+appears matters: the title says what a paper is about, the "we propose ..." sentence says what
+it contributes, the rest of the abstract mostly sets the scene (baselines, related work). The
+TL;DR is extractive: the contribution sentence plus, where there is one, the headline result,
+trimmed at clause boundaries to at most 50 words. Nothing is generated, so nothing is invented.
+
+It is a baseline and says so: results carry ``backend: offline`` and ``model: cue-scorer-vN``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agent.backends.base import Analysis
+from agent.schema import Paper, Usage
+from agent.taxonomy import Taxonomy
+
+OFFLINE_VERSION = "3"
+MAX_TLDR_WORDS = 50
+
+STRONG_WEIGHT = 3.0
+WEAK_WEIGHT = 1.0
+# Location weights: where a cue is found.
+TITLE_WEIGHT = 3.0
+CONTRIB_WEIGHT = 1.5
+REST_WEIGHT = 0.6
+MIN_SCORE = 3.0  # below this, no label has real support: fall back
+# The fallback label is "anything else": a specific label with strong support wins a near tie.
+FALLBACK_DISCOUNT = 0.75
+PRIOR = 4.0  # pseudo-score of "something else" in the confidence estimate
+
+ABBREVIATIONS = ("e.g", "i.e", "et al", "etc", "vs", "cf", "Fig", "Eq", "Sec", "No", "approx", "resp")
+SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$])")
+
+CONTRIB_STRONG_RE = re.compile(
+    r"\b(?:we|this (?:paper|work|study|article|letter|report)|our (?:work|paper|method|approach|framework|model))\s+"
+    r"(?:\w+\s+){0,3}?(?:propose|proposes|introduce|introduces|present|presents|develop|develops|"
+    r"design|designs|devise|devises|formulate|formulates|put forward|puts forward|build|builds|"
+    r"construct|constructs|release|releases|contribute|contributes|unveil)\b"
+    r"|\b(?:is|are) (?:a|an) (?:novel|new|simple|unified|general|lightweight|efficient)\b"
+    r"|^(?:We|This paper|This work)\b",
+    re.IGNORECASE,
+)
+CONTRIB_WEAK_RE = re.compile(
+    r"\b(?:we|this (?:paper|work|study))\s+(?:\w+\s+){0,2}?(?:investigate|study|explore|examine|"
+    r"analy[sz]e|tackle|address|show|demonstrate|evaluate|compare|report)\b",
+    re.IGNORECASE,
+)
+RESULT_RE = re.compile(
+    r"\b(?:outperform\w*|surpass\w*|improv\w*|achiev\w*|gain\w*|boost\w*|reduc\w*|speed-?up\w*|"
+    r"state-of-the-art|SOTA|significantly|consistently|exceed\w*|lift\w*|increase\w*|"
+    r"deployed|A/B)\b|\d+(?:\.\d+)?\s?(?:%|x\b|×|\$\\times\$)",
+    re.IGNORECASE,
+)
+NOT_RESULT_RE = re.compile(r"\b(?:code|data|dataset|implementation)s?\b.{0,40}\b(?:available|released|github)\b|https?://", re.I)
+LEAD_IN_RE = re.compile(
+    r"^(?:(?:In|Within) (?:this|the present) (?:paper|work|study|article|letter)|To (?:this end|that end)|"
+    r"To (?:address|tackle|overcome|fill|bridge|solve|mitigate|remedy|close|alleviate|resolve)\b[^,]{0,120}|"
+    r"(?:Therefore|Thus|Hence|Consequently|Accordingly|Motivated by[^,]{0,80}|Inspired by[^,]{0,80}|"
+    r"Building on[^,]{0,80}|Based on[^,]{0,80}|Specifically|Additionally|Moreover|Furthermore|"
+    r"However|Finally|First|Second|Here|Instead|Concretely|Overall|In summary)),\s+",
+    re.IGNORECASE,
+)
+CLAUSE_RE = re.compile(r",\s+|;\s+|:\s+|\s+(?:which|where|while|whereas|by|through|via|with|that)\s+")
+
+
+def split_sentences(text: str) -> list[tuple[int, str]]:
+    """Sentences with their start offsets; abbreviations such as "e.g." do not end a sentence."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    for m in SENT_SPLIT_RE.finditer(text):
+        piece = text[start : m.start()]
+        if piece.rstrip(".").endswith(ABBREVIATIONS) or re.search(r"\b[A-Z]\.$", piece):
+            continue
+        out.append((start, piece))
+        start = m.end()
+    if start < len(text):
+        out.append((start, text[start:]))
+    return [(s, p.strip()) for s, p in out if p.strip()]
+
+
+def _cue_key(text: str) -> str:
+    return re.sub(r"[-\s]+", " ", text.lower())
+
+
+@dataclass
+class _Matcher:
+    """All cues of a taxonomy compiled into two alternations (case-insensitive, acronyms)."""
+
+    pattern_ci: re.Pattern[str] | None
+    pattern_cs: re.Pattern[str] | None
+    # cue key -> list of (label, weight)
+    table_ci: dict[str, list[tuple[str, float]]]
+    table_cs: dict[str, list[tuple[str, float]]]
+
+    @classmethod
+    def build(cls, taxonomy: Taxonomy) -> "_Matcher":
+        table_ci: dict[str, list[tuple[str, float]]] = {}
+        table_cs: dict[str, list[tuple[str, float]]] = {}
+        for label in taxonomy.labels:
+            for cues, weight in ((label.strong, STRONG_WEIGHT), (label.cues, WEAK_WEIGHT)):
+                for cue in cues:
+                    cue = cue.strip()
+                    if not cue:
+                        continue
+                    acronym = cue.upper() == cue and any(c.isalpha() for c in cue)
+                    table, key = (table_cs, cue) if acronym else (table_ci, _cue_key(cue))
+                    entries = table.setdefault(key, [])
+                    if all(lab != label.name for lab, _ in entries):
+                        entries.append((label.name, weight))
+
+        def compile_(keys: list[str], flags: int) -> re.Pattern[str] | None:
+            if not keys:
+                return None
+            parts = []
+            for key in sorted(keys, key=len, reverse=True):
+                esc = re.escape(key).replace(r"\ ", r"[-\s]+").replace(r"\-", r"[-\s]+")
+                parts.append(esc)
+            return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w])", flags)
+
+        return cls(
+            compile_(list(table_ci), re.IGNORECASE),
+            compile_(list(table_cs), 0),
+            table_ci,
+            table_cs,
+        )
+
+    def find(self, text: str) -> list[tuple[int, int, list[tuple[str, float]]]]:
+        """Non-overlapping cue hits, longest phrase first: (start, end, [(label, weight)])."""
+        hits: list[tuple[int, int, list[tuple[str, float]]]] = []
+        taken: list[tuple[int, int]] = []
+        if self.pattern_ci is not None:
+            for m in self.pattern_ci.finditer(text):
+                entries = self.table_ci.get(_cue_key(m.group(0)))
+                if entries:
+                    hits.append((m.start(), m.end(), entries))
+                    taken.append((m.start(), m.end()))
+        if self.pattern_cs is not None:
+            for m in self.pattern_cs.finditer(text):
+                if any(s < m.end() and m.start() < e for s, e in taken):
+                    continue
+                entries = self.table_cs.get(m.group(0))
+                if entries:
+                    hits.append((m.start(), m.end(), entries))
+        return hits
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _strip_lead_in(sentence: str) -> str:
+    for _ in range(2):
+        new = LEAD_IN_RE.sub("", sentence, count=1)
+        if new == sentence:
+            break
+        sentence = new
+    return sentence[:1].upper() + sentence[1:] if sentence else sentence
+
+
+def trim_to_words(sentence: str, budget: int) -> str:
+    """Cut ``sentence`` to at most ``budget`` words, at a clause boundary when one is close."""
+    words = _words(sentence)
+    if len(words) <= budget:
+        return sentence
+    best = None
+    for m in CLAUSE_RE.finditer(sentence):
+        n = len(_words(sentence[: m.start()]))
+        if n > budget:
+            break
+        if n >= max(6, budget // 2):
+            best = m.start()
+    if best is not None:
+        return sentence[:best].rstrip(" ,;:") + "."
+    return " ".join(words[:budget]).rstrip(" ,;:.") + "…"
+
+
+def _end(sentence: str) -> str:
+    sentence = sentence.strip()
+    return sentence if sentence.endswith((".", "!", "?", "…")) else sentence + "."
+
+
+class OfflineBackend:
+    """Cue scoring + extractive TL;DR. Synchronous and pure, so it needs no event loop."""
+
+    name = "offline"
+    is_sync = True
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self.model = f"cue-scorer-v{OFFLINE_VERSION}"
+        self.prompt_version = f"offline-v{OFFLINE_VERSION}"
+        self._matcher = _Matcher.build(taxonomy)
+
+    def cache_components(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model, "taxonomy": self.taxonomy.canonical_json}
+
+    async def analyze(self, paper: Paper) -> Analysis:
+        return self.analyze_sync(paper)
+
+    # ------------------------------------------------------------------ classification
+    def scores(
+        self, paper: Paper
+    ) -> tuple[dict[str, float], dict[str, bool], dict[str, tuple[float, int, int]]]:
+        """Per-label score, whether a strong cue hit, and the best abstract hit (for evidence)."""
+        sentences = split_sentences(paper.abstract)
+        starts = [s for s, _ in sentences]
+        contrib = {i for i, (_, s) in enumerate(sentences) if CONTRIB_STRONG_RE.search(s)}
+        if not contrib:
+            contrib = {i for i, (_, s) in enumerate(sentences) if CONTRIB_WEAK_RE.search(s)}
+        per_label: dict[str, dict[str, list[float]]] = {n: {} for n in self.taxonomy.names}
+        best_hit: dict[str, tuple[float, int, int]] = {}
+        for start, end, entries in self._matcher.find(paper.title):
+            key = paper.title[start:end].lower()
+            for label, weight in entries:
+                per_label[label].setdefault(key, [0.0, 0.0, 0.0])[0] = weight
+        for start, end, entries in self._matcher.find(paper.abstract):
+            key = paper.abstract[start:end].lower()
+            sent = bisect.bisect_right(starts, start) - 1
+            slot = 1 if sent in contrib else 2
+            for label, weight in entries:
+                acc = per_label[label].setdefault(key, [0.0, 0.0, 0.0])
+                acc[slot] = max(acc[slot], weight) if slot == 1 else acc[slot] + weight
+                rank = weight * (CONTRIB_WEIGHT if slot == 1 else REST_WEIGHT)
+                if rank > best_hit.get(label, (0.0, 0, 0))[0]:
+                    best_hit[label] = (rank, start, end)
+        scores: dict[str, float] = {}
+        strong = {label: any(max(w) >= STRONG_WEIGHT for w in cues.values()) for label, cues in per_label.items()}
+        for label, cues in per_label.items():
+            total = 0.0
+            for title_w, contrib_w, rest_w in cues.values():
+                # Repeated mentions help, with diminishing returns.
+                rest = REST_WEIGHT * (rest_w if rest_w <= 3 else 3 + math.log(rest_w - 2))
+                total += TITLE_WEIGHT * title_w + CONTRIB_WEIGHT * contrib_w + rest
+            scores[label] = round(total, 4)
+        return scores, strong, best_hit
+
+    def classify(self, paper: Paper) -> tuple[str, list[str], float, dict[str, float], dict[str, tuple[float, int, int]]]:
+        scores, strong, best_hit = self.scores(paper)
+        fallback = self.taxonomy.fallback
+        # A specific label needs at least one strong cue: supporting vocabulary alone
+        # ("policy", "decoding") is how papers in every family talk.
+        ranking = {
+            lab: (s * FALLBACK_DISCOUNT if lab == fallback else s)
+            for lab, s in scores.items()
+            if lab == fallback or strong[lab]
+        }
+        ranked = sorted(ranking.items(), key=lambda kv: (-kv[1], self.taxonomy.names.index(kv[0])))
+        top, s1 = ranked[0]
+        if s1 < MIN_SCORE:
+            top = fallback
+        s1 = scores[top]
+        s2 = max((s for lab, s in scores.items() if lab != top), default=0.0)
+        # Confidence: the top score's share against the runner-up and a prior, so weak or
+        # contested evidence gives a low number and a clear, strong signal a high one.
+        confidence = s1 / (s1 + s2 + PRIOR) if s1 > 0 else 0.2
+        confidence = min(0.97, max(0.05, confidence))
+        secondary = [
+            lab
+            for lab, s in ranked
+            if lab not in (top, fallback) and s >= max(2 * MIN_SCORE, 0.5 * scores[top])
+        ]
+        return top, secondary, round(confidence, 3), scores, best_hit
+
+    # ------------------------------------------------------------------ TL;DR
+    def tldr(self, paper: Paper) -> str:
+        sentences = [s for _, s in split_sentences(paper.abstract)]
+        if not sentences:
+            return trim_to_words(paper.title, MAX_TLDR_WORDS)
+        idx = next((i for i, s in enumerate(sentences) if CONTRIB_STRONG_RE.search(s)), None)
+        if idx is None:
+            idx = next((i for i, s in enumerate(sentences) if CONTRIB_WEAK_RE.search(s)), 0)
+        main = _end(_strip_lead_in(sentences[idx]))
+        result = None
+        later = sentences[idx + 1 :]
+        candidates = [s for s in later if RESULT_RE.search(s) and not NOT_RESULT_RE.search(s)]
+        with_numbers = [s for s in candidates if re.search(r"\d", s)]
+        if with_numbers or candidates:
+            result = _end(_strip_lead_in((with_numbers or candidates)[0]))
+        main_words = len(_words(main))
+        if main_words >= MAX_TLDR_WORDS:
+            return trim_to_words(main, MAX_TLDR_WORDS)
+        if result is None:
+            return main
+        room = MAX_TLDR_WORDS - main_words
+        if len(_words(result)) <= room:
+            return f"{main} {result}"
+        if room >= 10:
+            short = trim_to_words(result, room)
+            if not short.endswith("…"):
+                return f"{main} {short}"
+        return main
+
+    def evidence(self, paper: Paper, label: str, best_hit: dict[str, tuple[float, int, int]]) -> str:
+        """A short span of the abstract around the strongest cue for ``label``."""
+        text = paper.abstract
+        if not text:
+            return ""
+        if label in best_hit:
+            _, start, end = best_hit[label]
+            # Stay inside the sentence that holds the cue, and copy the abstract verbatim.
+            lo = max(text.rfind(". ", 0, start) + 2, 0) if text.rfind(". ", 0, start) >= 0 else 0
+            hi = text.find(". ", end)
+            hi = len(text) if hi < 0 else hi
+            left = text[lo:start].split()[-3:]
+            right = text[end:hi].split()[:3]
+            return " ".join([*left, text[start:end], *right]).strip(" ,;:.")
+        first = split_sentences(text)[0][1]
+        return " ".join(first.split()[:12]).strip(" ,;:.")
+
+    def analyze_sync(self, paper: Paper) -> Analysis:
+        primary, secondary, confidence, _, best_hit = self.classify(paper)
+        return Analysis(
+            primary=primary,
+            secondary=secondary,
+            confidence=confidence,
+            tldr=self.tldr(paper),
+            evidence=self.evidence(paper, primary, best_hit),
+            usage=Usage(attempts=1),
+        )

@@ -1,0 +1,48 @@
+"""Errors a user can cause, each with a one-line message that says how to fix it.
+
+The CLI maps these to exit codes (``exit_code``) and prints ``str(err)`` only: a user mistake
+never shows a traceback. Anything that is not a ``PaperAgentError`` is a bug in paper-agent.
+"""
+
+from __future__ import annotations
+
+
+class PaperAgentError(Exception):
+    """Base class for every error paper-agent raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(PaperAgentError):
+    """An input path that cannot be read as papers (missing, empty, binary, unknown format)."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class TaxonomyError(PaperAgentError):
+    """A taxonomy file that is missing or malformed."""
+
+    exit_code = 2
+
+
+class ConfigError(PaperAgentError):
+    """Settings that cannot work together (unknown backend, missing model, bad option)."""
+
+    exit_code = 2
+
+
+class DatasetError(PaperAgentError):
+    """An eval dataset or results file that cannot be read."""
+
+    exit_code = 2
+
+
+class OutputError(PaperAgentError):
+    """The output path cannot be written (read-only, disk full, a directory)."""
+
+    exit_code = 3

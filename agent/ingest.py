@@ -1,0 +1,506 @@
+"""Read paper lists into ``Paper`` records.
+
+Formats (detected from content; ``input_format=`` overrides):
+
+- ``digest-md``: the daily-arXiv-ai-enhanced markdown digest (``### [N] [Title](abs URL)``,
+  ``*authors*``, ``TL;DR:``, ``Abstract:``) and its variants (no index, ``TLDR:``, bold or quoted
+  field names, ``vN`` links, hard-wrapped abstracts).
+- ``table-md``: the "arXiv Daily Report" markdown table (``| Title | Link | abstract | author |``),
+  where a row may run on over lines that begin with two spaces.
+- ``jsonl``: one JSON object per line, either our own ``Paper`` records or the records
+  daily-arXiv-ai-enhanced writes (``id, title, authors, summary, categories, abs, AI{tldr}``).
+  A JSON array of such objects (``json``) is read the same way.
+- ``atom``: an arXiv API Atom feed saved to a file.
+
+Whole-file problems raise ``InputError`` (one line, names the file). A malformed entry inside
+an otherwise good file is skipped with a warning naming file and line, through the
+``agent.ingest`` logger, so one bad entry never costs the rest of the digest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+from agent.errors import InputError
+from agent.schema import Paper
+
+log = logging.getLogger("agent.ingest")
+
+FORMATS = ("digest-md", "table-md", "jsonl", "json", "atom")
+
+# New-style (2101.00001) and old-style (cs/0112017, math.GT/0309136) arXiv ids.
+ARXIV_ID = r"(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
+ARXIV_URL_RE = re.compile(
+    rf"arxiv\.org/(?:abs|pdf|html)/(?P<id>{ARXIV_ID})(?:v\d+)?(?:\.pdf)?", re.IGNORECASE
+)
+BARE_ID_RE = re.compile(rf"^(?:arxiv:)?(?P<id>{ARXIV_ID})(?:v\d+)?$", re.IGNORECASE)
+
+# Summaries that digest bots write when their own LLM call failed: not summaries.
+PLACEHOLDER_RE = re.compile(
+    r"^\s*(?:summary generation failed|generation failed|failed to generate.*|"
+    r"error[:\s].*|error|n/?a|none|null|tl;?dr generation failed|no summary.*|-+|\.+)\s*$",
+    re.IGNORECASE,
+)
+WS_RE = re.compile(r"\s+")
+
+
+def normalize_ws(text: str) -> str:
+    """Collapse hard wraps and runs of whitespace: arXiv abstracts are wrapped at 80 columns."""
+    return WS_RE.sub(" ", text).strip()
+
+
+def arxiv_id(text: str) -> str | None:
+    """The arXiv id (no version) in a URL or bare id, or None."""
+    text = text.strip()
+    m = ARXIV_URL_RE.search(text) or BARE_ID_RE.match(text)
+    return m.group("id") if m else None
+
+
+def abs_url(pid: str) -> str:
+    return f"https://arxiv.org/abs/{pid}"
+
+
+def clean_summary(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = normalize_ws(text)
+    if not text or PLACEHOLDER_RE.match(text):
+        return None
+    return text
+
+
+def split_authors(text: str) -> list[str]:
+    text = normalize_ws(text)
+    if not text:
+        return []
+    parts = re.split(r"\s*[,;]\s*|\s+and\s+", text)
+    return [p for p in (part.strip() for part in parts) if p]
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def read_text(path: Path) -> str:
+    """Read a file as UTF-8 text, or raise ``InputError`` saying exactly what is wrong with it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file or directory") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "is a directory") from None
+    except PermissionError:
+        raise InputError(str(path), "permission denied") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise InputError(str(path), "file is empty")
+    if b"\x00" in data[:8192]:
+        raise InputError(str(path), "binary file (contains NUL bytes), expected a text digest")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            str(path), f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+HEADING_RE = re.compile(r"^#{2,4}\s*(?:\[\d+\]\s*)?\[(?P<title>.+)\]\((?P<url>[^)\s]+)\)\s*$")
+TABLE_HEADER_RE = re.compile(r"^\|.*\btitle\b.*\|", re.IGNORECASE)
+
+
+def detect_format(text: str, path: str = "<text>") -> str:
+    """Name the format of ``text`` from its content, or raise ``InputError``."""
+    head = text.lstrip()[:2048]
+    if head.startswith("<?xml") or re.search(r"<feed[\s>]", head):
+        return "atom"
+    if head.startswith("{"):
+        return "jsonl"
+    if head.startswith("["):
+        # A JSON array, unless it is a markdown link line.
+        if re.match(r"^\[\s*[\{\]]", head):
+            return "json"
+    lines = text.split("\n")
+    if any(HEADING_RE.match(line) for line in lines):
+        return "digest-md"
+    if any(TABLE_HEADER_RE.match(line) for line in lines[:200]):
+        return "table-md"
+    raise InputError(
+        path,
+        "no known format (expected a daily-arXiv digest, an arXiv Daily Report table, "
+        "JSON Lines or an Atom feed; use --input-format to force one)",
+    )
+
+
+# --------------------------------------------------------------------------- digest markdown
+
+FIELD_RE = re.compile(
+    r"^\s*(?:>\s*)?(?:[-*]\s+)?(?:\*\*|__)?\s*"
+    r"(?P<key>TL;\s?DR|TLDR|TL-DR|Abstract|Summary|Motivation|Method|Methods|Result|Results|"
+    r"Conclusion|Main category|Category|Categories|Keywords|Comment|Comments|AI_Comments|"
+    r"ai_Abstract|摘要翻译|Translation)"
+    r"\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?\s*(?P<value>.*)$",
+    re.IGNORECASE,
+)
+END_RE = re.compile(r"^\s*(?:</details>|<details>|<summary>|<div\b|#{1,6}\s|\[\*\*|---\s*$)")
+
+
+def _field_key(raw: str) -> str:
+    key = raw.lower().replace(" ", "")
+    if key in {"tl;dr", "tldr", "tl-dr"}:
+        return "tldr"
+    if key in {"maincategory", "category", "categories"}:
+        return "category"
+    return key
+
+
+def _parse_fields(lines: list[str]) -> dict[str, str]:
+    """Collect ``Key: value`` fields in an entry; a field runs on until the next field or an end marker."""
+    fields: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in lines:
+        m = FIELD_RE.match(line)
+        if m:
+            current = _field_key(m.group("key"))
+            fields.setdefault(current, []).append(m.group("value"))
+            continue
+        if END_RE.match(line):
+            current = None
+            continue
+        if current is not None:
+            fields[current].append(line)
+    return {k: normalize_ws(" ".join(v)) for k, v in fields.items()}
+
+
+def _authors_line(lines: list[str]) -> list[str]:
+    for line in lines[:4]:
+        s = line.strip()
+        m = re.match(r"^\*(?!\*)(?P<a>[^*]+)\*", s) or re.match(r"^_(?!_)(?P<a>[^_]+)_", s)
+        if m:
+            return split_authors(m.group("a"))
+        m = re.match(r"^(?:\*\*)?Authors?(?:\*\*)?\s*[:：]\s*(?:\*\*)?(?P<a>.+)$", s, re.IGNORECASE)
+        if m:
+            return split_authors(m.group("a").replace("*", ""))
+    return []
+
+
+def parse_digest_md(text: str, path: str) -> Iterator[Paper]:
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if HEADING_RE.match(line)]
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        m = HEADING_RE.match(lines[start])
+        if m is None:  # pragma: no cover - starts only holds matching lines
+            continue
+        pid = arxiv_id(m.group("url"))
+        if pid is None:
+            log.warning("%s:%d: skipped entry: no arXiv id in link %r", path, start + 1, m.group("url"))
+            continue
+        body = lines[start + 1 : end]
+        fields = _parse_fields(body)
+        category = fields.get("category", "")
+        categories = re.findall(r"[a-z\-]+(?:\.[A-Za-z\-]+)?", category) if category else []
+        yield Paper(
+            id=pid,
+            title=normalize_ws(m.group("title")),
+            authors=_authors_line(body),
+            abstract=fields.get("abstract", "") or "",
+            url=abs_url(pid),
+            categories=categories,
+            digest_summary=clean_summary(fields.get("tldr")),
+            source_file=path,
+            source_line=start + 1,
+            source_format="digest-md",
+        )
+
+
+# --------------------------------------------------------------------------- markdown table
+
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "title": ("title", "paper", "name"),
+    "link": ("link", "url", "arxiv", "abs", "pdf", "id"),
+    "abstract": ("abstract", "summary", "abstracts"),
+    "authors": ("author", "authors"),
+    "tldr": ("tldr", "tl;dr", "tl; dr"),
+}
+
+
+def _split_row(line: str) -> list[str]:
+    s = line.strip()
+    if s.startswith("|"):
+        s = s[1:]
+    if s.endswith("|"):
+        s = s[:-1]
+    # Split on pipes that are not escaped (\|).
+    return [c.strip() for c in re.split(r"(?<!\\)\|", s)]
+
+
+def parse_table_md(text: str, path: str) -> Iterator[Paper]:
+    lines = text.split("\n")
+    header_at = next((i for i, line in enumerate(lines) if TABLE_HEADER_RE.match(line)), None)
+    if header_at is None:
+        raise InputError(path, "no table header with a Title column")
+    header = [h.lower() for h in _split_row(lines[header_at])]
+    col: dict[str, int] = {}
+    for i, name in enumerate(header):
+        for field, aliases in TABLE_COLUMNS.items():
+            if field not in col and name in aliases:
+                col[field] = i
+    if "title" not in col or "link" not in col:
+        raise InputError(path, f"table header needs Title and Link columns, found {header}")
+    # Join run-on lines (rows continue on lines that start with whitespace) into logical rows.
+    rows: list[tuple[int, str]] = []
+    for i in range(header_at + 1, len(lines)):
+        line = lines[i]
+        if not line.strip():
+            continue
+        if line.startswith("|"):
+            rows.append((i + 1, line))
+        elif rows and line[:1].isspace():
+            rows[-1] = (rows[-1][0], rows[-1][1] + "\n" + line)
+        elif rows:
+            log.warning("%s:%d: skipped line outside the table", path, i + 1)
+    width = len(header)
+    abstract_col = col.get("abstract")
+    for lineno, row in rows:
+        cells = _split_row(row)
+        if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+            continue  # the |---|---| separator
+        if len(cells) > width and abstract_col is not None:
+            # A stray "|" inside the abstract (LaTeX |x|): fold the extra cells back into it.
+            extra = len(cells) - width
+            merged = "|".join(cells[abstract_col : abstract_col + extra + 1])
+            cells = cells[:abstract_col] + [merged] + cells[abstract_col + extra + 1 :]
+        if len(cells) != width:
+            log.warning("%s:%d: skipped row: %d cells, expected %d", path, lineno, len(cells), width)
+            continue
+        pid = arxiv_id(cells[col["link"]])
+        if pid is None:
+            log.warning("%s:%d: skipped row: no arXiv id in %r", path, lineno, cells[col["link"]][:80])
+            continue
+        title = normalize_ws(cells[col["title"]])
+        if not title:
+            log.warning("%s:%d: skipped row: empty title", path, lineno)
+            continue
+        yield Paper(
+            id=pid,
+            title=title,
+            authors=split_authors(cells[col["authors"]]) if "authors" in col else [],
+            abstract=normalize_ws(cells[abstract_col]) if abstract_col is not None else "",
+            url=abs_url(pid),
+            digest_summary=clean_summary(cells[col["tldr"]]) if "tldr" in col else None,
+            source_file=path,
+            source_line=lineno,
+            source_format="table-md",
+        )
+
+
+# --------------------------------------------------------------------------- JSON records
+
+
+def paper_from_record(rec: dict[str, Any], path: str, line: int, fmt: str) -> Paper | None:
+    """Map our own ``Paper`` records and daily-arXiv-ai-enhanced records onto ``Paper``."""
+    raw_id = str(rec.get("id") or rec.get("arxiv_id") or "")
+    link = str(rec.get("abs") or rec.get("url") or rec.get("link") or "")
+    pid = arxiv_id(raw_id) or arxiv_id(link)
+    if pid is None:
+        log.warning("%s:%d: skipped record: no arXiv id", path, line)
+        return None
+    title = normalize_ws(str(rec.get("title") or ""))
+    if not title:
+        log.warning("%s:%d: skipped record %s: no title", path, line, pid)
+        return None
+    authors = rec.get("authors") or []
+    if isinstance(authors, str):
+        authors = split_authors(authors)
+    elif isinstance(authors, list):
+        authors = [normalize_ws(a if isinstance(a, str) else str(a.get("name", ""))) for a in authors]
+    categories = rec.get("categories") or []
+    if isinstance(categories, str):
+        categories = categories.split()
+    summary = rec.get("digest_summary")
+    ai = rec.get("AI")
+    if summary is None and isinstance(ai, dict):
+        summary = ai.get("tldr")
+    elif summary is None:
+        summary = rec.get("tldr")
+    return Paper(
+        id=pid,
+        title=title,
+        authors=[a for a in authors if a],
+        abstract=normalize_ws(str(rec.get("abstract") or rec.get("summary") or "")),
+        url=abs_url(pid),
+        categories=[str(c) for c in categories],
+        digest_summary=clean_summary(summary if isinstance(summary, str) else None),
+        source_file=path,
+        source_line=line,
+        source_format=fmt,
+    )
+
+
+def parse_jsonl(text: str, path: str) -> Iterator[Paper]:
+    for i, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            log.warning("%s:%d: skipped line: invalid JSON (%s)", path, i, exc.msg)
+            continue
+        if not isinstance(rec, dict):
+            log.warning("%s:%d: skipped line: expected a JSON object", path, i)
+            continue
+        paper = paper_from_record(rec, path, i, "jsonl")
+        if paper is not None:
+            yield paper
+
+
+def parse_json(text: str, path: str) -> Iterator[Paper]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    if isinstance(data, dict) and isinstance(data.get("papers"), list):
+        data = data["papers"]
+    if not isinstance(data, list):
+        raise InputError(path, "expected a JSON array of paper objects")
+    for i, rec in enumerate(data):
+        if isinstance(rec, dict):
+            paper = paper_from_record(rec, path, i + 1, "json")
+            if paper is not None:
+                yield paper
+        else:
+            log.warning("%s: skipped item %d: expected a JSON object", path, i + 1)
+
+
+# --------------------------------------------------------------------------- Atom feed
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+ARXIV_NS = "{http://arxiv.org/schemas/atom}"
+
+
+def parse_atom(text: str, path: str) -> Iterator[Paper]:
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise InputError(path, "Atom feed with a DOCTYPE/ENTITY declaration is not accepted")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise InputError(path, f"malformed XML ({exc})") from None
+    entries = root.findall(f"{ATOM}entry") or root.findall("entry")
+    for n, entry in enumerate(entries, start=1):
+
+        def get(tag: str, e: ET.Element = entry) -> str:
+            el = e.find(f"{ATOM}{tag}")
+            if el is None:
+                el = e.find(tag)
+            return el.text or "" if el is not None else ""
+
+        pid = arxiv_id(get("id"))
+        if pid is None:
+            link = next((lk.get("href", "") for lk in entry.iter() if lk.tag.endswith("link")), "")
+            pid = arxiv_id(link)
+        if pid is None:
+            log.warning("%s: skipped entry %d: no arXiv id", path, n)
+            continue
+        title = normalize_ws(get("title"))
+        if not title or title.lower() == "error":
+            log.warning("%s: skipped entry %d (%s): no title", path, n, pid)
+            continue
+        authors = [
+            normalize_ws(a.findtext(f"{ATOM}name") or a.findtext("name") or "")
+            for a in entry.findall(f"{ATOM}author") + entry.findall("author")
+        ]
+        categories = [c.get("term", "") for c in entry.iter() if c.tag.endswith("category")]
+        primary = entry.find(f"{ARXIV_NS}primary_category")
+        if primary is not None and primary.get("term") in categories:
+            categories.remove(primary.get("term", ""))
+            categories.insert(0, primary.get("term", ""))
+        yield Paper(
+            id=pid,
+            title=title,
+            authors=[a for a in authors if a],
+            abstract=normalize_ws(get("summary")),
+            url=abs_url(pid),
+            categories=[c for c in dict.fromkeys(categories) if c],
+            source_file=path,
+            source_line=n,
+            source_format="atom",
+        )
+
+
+PARSERS: dict[str, Callable[[str, str], Iterator[Paper]]] = {
+    "digest-md": parse_digest_md,
+    "table-md": parse_table_md,
+    "jsonl": parse_jsonl,
+    "json": parse_json,
+    "atom": parse_atom,
+}
+
+
+# --------------------------------------------------------------------------- public entry points
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every regular file (sorted, not hidden) in a named directory."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            if not files:
+                raise InputError(str(p), "directory contains no files")
+            out.extend(files)
+        elif not p.exists():
+            raise InputError(str(p), "no such file or directory")
+        else:
+            out.append(p)
+    return out
+
+
+def parse_text(text: str, path: str = "<text>", input_format: str | None = None) -> Iterator[Paper]:
+    """Parse one document already in memory."""
+    fmt = input_format or detect_format(text, path)
+    if fmt not in PARSERS:
+        raise InputError(path, f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return PARSERS[fmt](text, path)
+
+
+def iter_papers(
+    paths: Iterable[str | Path], input_format: str | None = None, dedupe: bool = True
+) -> Iterator[Paper]:
+    """Stream papers from files and directories, de-duplicated by arXiv id (first one wins).
+
+    Every path is checked before the first paper is yielded, so a typo in the last argument
+    fails the run before any work is done.
+    """
+    files = expand_paths(paths)
+    texts = [(f, read_text(f)) for f in files] if len(files) <= 64 else None
+    seen: set[str] = set()
+    for idx, f in enumerate(files):
+        text = texts[idx][1] if texts is not None else read_text(f)
+        count = 0
+        for paper in parse_text(text, str(f), input_format):
+            count += 1
+            if dedupe:
+                if paper.id in seen:
+                    log.info("%s:%s: duplicate %s skipped (first occurrence wins)", f, paper.source_line, paper.id)
+                    continue
+                seen.add(paper.id)
+            yield paper
+        if count == 0:
+            raise InputError(str(f), "no papers found (every entry was malformed or the file is truncated)")
+
+
+def load_papers(
+    paths: str | Path | Iterable[str | Path], input_format: str | None = None
+) -> list[Paper]:
+    """Read papers from files or directories into a list (see ``iter_papers``)."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    return list(iter_papers(paths, input_format))

@@ -1,0 +1,1 @@
+"""Prompt templates and the default taxonomy, shipped as package data (agent.prompts)."""
