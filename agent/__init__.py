@@ -1,0 +1,47 @@
+"""paper-agent: turn daily arXiv digests into a triaged reading list.
+
+The public surface; everything else is internal::
+
+    from agent import Agent, load_papers
+    agent = Agent()                      # offline baseline unless an LLM endpoint is configured
+    for result in agent.analyze_many(load_papers(["digest.md"])):
+        print(result.primary, result.tldr)
+"""
+
+from agent.backends.base import Analysis, Backend
+from agent.batch import triage
+from agent.errors import ConfigError, DatasetError, InputError, OutputError, PaperAgentError, TaxonomyError
+from agent.ingest import detect_format, iter_papers, load_papers, parse_text
+from agent.outputs import read_results, render_markdown
+from agent.pipeline import Agent, RunStats
+from agent.schema import Paper, PaperResult, Usage
+from agent.settings import Settings
+from agent.taxonomy import Taxonomy, load_taxonomy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "Analysis",
+    "Backend",
+    "ConfigError",
+    "DatasetError",
+    "InputError",
+    "OutputError",
+    "Paper",
+    "PaperAgentError",
+    "PaperResult",
+    "RunStats",
+    "Settings",
+    "Taxonomy",
+    "TaxonomyError",
+    "Usage",
+    "detect_format",
+    "iter_papers",
+    "load_papers",
+    "load_taxonomy",
+    "parse_text",
+    "read_results",
+    "render_markdown",
+    "triage",
+]

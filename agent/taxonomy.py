@@ -1,7 +1,7 @@
 """The label set, read from one TOML file that prompts, the offline backend and evals share.
 
 The default lives in ``prompts/taxonomy.toml`` (shipped inside the wheel as
-``agent/prompts/taxonomy.toml``). Users pass their own with ``--taxonomy`` / ``taxonomy=``; it is
+``agent/prompt_files/taxonomy.toml``). Users pass their own with ``--taxonomy`` / ``taxonomy=``; it is
 validated strictly so a typo is a clear error instead of a silently empty label.
 """
 
@@ -90,7 +90,7 @@ class Taxonomy(BaseModel):
 
 
 def default_taxonomy_text() -> str:
-    return resources.files("agent.prompts").joinpath("taxonomy.toml").read_text(encoding="utf-8")
+    return resources.files("agent.prompt_files").joinpath("taxonomy.toml").read_text(encoding="utf-8")
 
 
 def parse_taxonomy(text: str, origin: str = "<taxonomy>") -> Taxonomy:

@@ -1,1 +1,1 @@
-"""Prompt templates and the default taxonomy, shipped as package data (agent.prompts)."""
+"""Prompt templates and the default taxonomy, shipped as package data (agent.prompt_files)."""

@@ -22,6 +22,7 @@ class Analysis:
     tldr: str
     evidence: str
     usage: Usage = field(default_factory=Usage)
+    attempts: list[Usage] = field(default_factory=list)  # per call, re-asks included
 
 
 class BackendFailure(Exception):

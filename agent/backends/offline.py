@@ -61,7 +61,7 @@ RESULT_RE = re.compile(
 NOT_RESULT_RE = re.compile(r"\b(?:code|data|dataset|implementation)s?\b.{0,40}\b(?:available|released|github)\b|https?://", re.I)
 LEAD_IN_RE = re.compile(
     r"^(?:(?:In|Within) (?:this|the present) (?:paper|work|study|article|letter)|To (?:this end|that end)|"
-    r"To (?:address|tackle|overcome|fill|bridge|solve|mitigate|remedy|close|alleviate|resolve)\b[^,]{0,120}|"
+    r"To [a-z]+\b[^,]{0,120}|"
     r"(?:Therefore|Thus|Hence|Consequently|Accordingly|Motivated by[^,]{0,80}|Inspired by[^,]{0,80}|"
     r"Building on[^,]{0,80}|Based on[^,]{0,80}|Specifically|Additionally|Moreover|Furthermore|"
     r"However|Finally|First|Second|Here|Instead|Concretely|Overall|In summary)),\s+",
@@ -179,6 +179,22 @@ def trim_to_words(sentence: str, budget: int) -> str:
     if best is not None:
         return sentence[:best].rstrip(" ,;:") + "."
     return " ".join(words[:budget]).rstrip(" ,;:.") + "…"
+
+
+LATEX_SUBS = (
+    (re.compile(r"\\%"), "%"),
+    (re.compile(r"\\times\b"), "×"),
+    (re.compile(r"\\(?:sim|approx)\b"), "~"),
+    (re.compile(r"\\(?:textbf|emph|textit|mathrm|text|mathbf)\{([^{}]*)\}"), r"\1"),
+    (re.compile(r"\$([^$]{1,40})\$"), r"\1"),
+)
+
+
+def delatex(text: str) -> str:
+    """Readable text from simple inline LaTeX ($87\\%$ -> 87%); digits are kept as written."""
+    for pattern, repl in LATEX_SUBS:
+        text = pattern.sub(repl, text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _end(sentence: str) -> str:
@@ -320,7 +336,7 @@ class OfflineBackend:
             primary=primary,
             secondary=secondary,
             confidence=confidence,
-            tldr=self.tldr(paper),
+            tldr=delatex(self.tldr(paper)),
             evidence=self.evidence(paper, primary, best_hit),
             usage=Usage(attempts=1),
         )

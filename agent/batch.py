@@ -1,0 +1,69 @@
+"""The main job as one function: input files -> papers -> agent -> output file.
+
+The CLI's ``run`` command and Python users call the same ``triage()``. It streams papers
+through the agent and rows into the writer, so memory stays flat, and it always closes the
+writer, so an interrupted or failing run still leaves every finished row in the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from agent.ingest import iter_papers
+from agent.outputs import make_writer, read_results
+from agent.pipeline import Agent, RunStats
+from agent.schema import Paper, PaperResult
+
+
+def triage(
+    inputs: Iterable[str | Path],
+    agent: Agent,
+    *,
+    output: str | Path | None = None,
+    fmt: str = "jsonl",
+    input_format: str | None = None,
+    retry_errors: str | Path | None = None,
+    on_result: Callable[[PaperResult], None] | None = None,
+) -> RunStats:
+    """Triage every paper in ``inputs`` and write results to ``output`` (stdout if None).
+
+    With ``retry_errors`` (a previous JSONL output), only papers that ended ``error`` or
+    ``invalid`` there are sent to the backend again; the others are copied from that file, so
+    the new output is complete and in input order.
+    """
+    stats = RunStats()
+    previous: dict[str, PaperResult] = {}
+    if retry_errors is not None:
+        previous = {r.id: r for r in read_results(retry_errors)}
+    writer = make_writer(fmt, output, agent.taxonomy, agent.notice)
+    papers: Iterator[Paper] = iter_papers(inputs, input_format)
+    try:
+        if previous:
+            results = _merge_retry(papers, previous, agent)
+        else:
+            results = agent.analyze_many(papers)
+        for result in results:
+            writer.write(result)
+            stats.add(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        writer.close()
+    return stats.finish()
+
+
+def _merge_retry(papers: Iterator[Paper], previous: dict[str, PaperResult], agent: Agent) -> Iterator[PaperResult]:
+    """Results in input order: failed ones recomputed, the rest taken from the old output."""
+    todo: list[Paper] = []
+    order: list[tuple[str, PaperResult | None]] = []
+    for paper in papers:
+        old = previous.get(paper.id)
+        if old is not None and old.status not in ("error", "invalid"):
+            order.append((paper.id, old))
+        else:
+            todo.append(paper)
+            order.append((paper.id, None))
+    fresh = agent.analyze_many(todo)
+    for _, old in order:
+        yield old if old is not None else next(fresh)

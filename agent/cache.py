@@ -1,0 +1,133 @@
+"""Every result is cached on disk so nothing is paid for twice and a crashed run resumes.
+
+The key is a SHA-256 over everything that changes an answer (``Backend.cache_components()``:
+backend, model, base URL, mode, prompt text, taxonomy, response schema, generation
+parameters) plus the paper's title, abstract and digest summary. Only ``ok`` results are
+stored. Values are plain JSON (pickled pydantic objects break when classes change), and an
+entry that cannot be read or validated is a miss, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import diskcache
+
+from agent.errors import ConfigError
+from agent.schema import Paper, PaperResult, Usage
+
+log = logging.getLogger("agent.cache")
+ENTRY_VERSION = 1
+
+
+def _digest(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def paper_components(paper: Paper) -> dict[str, str]:
+    return {"title": paper.title, "abstract": paper.abstract, "digest_summary": paper.digest_summary or ""}
+
+
+@dataclass
+class KeyBuilder:
+    """Hashes the backend's components once; each paper then costs one small hash."""
+
+    components: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self.component_digests = {k: _digest(v)[:16] for k, v in sorted(self.components.items())}
+        self._prefix = _digest(self.component_digests)
+
+    def key(self, paper: Paper) -> str:
+        return _digest(self._prefix + "\x00" + _digest(paper_components(paper)))
+
+    def explain(self, paper: Paper) -> dict[str, str]:
+        """Each component's short digest, so two keys can be compared part by part."""
+        out = dict(self.component_digests)
+        out.update({f"paper.{k}": _digest(v)[:16] for k, v in paper_components(paper).items()})
+        return out
+
+
+class ResultCache:
+    """A ``diskcache.Cache`` of JSON entries: result, per-attempt usage, creation time."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        try:
+            self._cache = diskcache.Cache(str(self.directory), size_limit=2**34)
+        except Exception as exc:  # sqlite3.OperationalError, OSError: a path we cannot use
+            raise ConfigError(f"{self.directory}: cannot open the cache ({exc})") from None
+
+    def get(self, key: str) -> PaperResult | None:
+        try:
+            raw = self._cache.get(key)
+        except Exception as exc:  # a corrupt database page or value file
+            log.warning("cache entry %s unreadable (%s): recomputing", key[:12], exc.__class__.__name__)
+            return None
+        if raw is None:
+            return None
+        try:
+            entry = json.loads(raw)
+            result = PaperResult.model_validate(entry["result"])
+        except Exception:
+            log.warning("cache entry %s does not validate: recomputing", key[:12])
+            return None
+        result.cached = True
+        return result
+
+    def set(self, key: str, result: PaperResult, attempts: list[Usage], components: dict[str, str]) -> None:
+        entry = {
+            "v": ENTRY_VERSION,
+            "result": result.model_dump(mode="json", exclude={"cached"}),
+            "attempts": [u.model_dump(mode="json") for u in attempts],
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "components": components,
+        }
+        try:
+            self._cache.set(key, json.dumps(entry, ensure_ascii=False))
+        except Exception as exc:
+            log.warning("could not write cache entry %s (%s)", key[:12], exc)
+
+    def entry(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = self._cache.get(key)
+            return json.loads(raw) if raw is not None else None
+        except Exception:
+            return None
+
+    def entries(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for key in self._cache.iterkeys():
+            entry = self.entry(key)
+            if entry is not None:
+                yield key, entry
+
+    def stats(self) -> dict[str, Any]:
+        by_backend: dict[str, int] = {}
+        count = 0
+        for _, entry in self.entries():
+            count += 1
+            res = entry.get("result", {})
+            name = f"{res.get('backend', '?')}/{res.get('model', '?')}"
+            by_backend[name] = by_backend.get(name, 0) + 1
+        return {
+            "path": str(self.directory),
+            "entries": count,
+            "size_bytes": self._cache.volume(),
+            "by_backend_model": by_backend,
+        }
+
+    def clear(self) -> int:
+        return self._cache.clear()
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def __len__(self) -> int:
+        return len(self._cache)

@@ -1,0 +1,133 @@
+"""Eval inputs: the hand-labelled dataset and a saved run's results, both JSONL.
+
+Both are files people write or keep, so reading them is strict and every failure is a
+``DatasetError`` naming ``file:line`` and the problem: a typo in a label file should stop an
+eval with a one-line message, not produce a quietly wrong accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.errors import DatasetError
+from agent.schema import Paper, PaperResult
+from agent.taxonomy import Taxonomy
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class DatasetItem(BaseModel):
+    """One hand-labelled paper: the paper itself plus its gold labels and reference TL;DR."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, description="arXiv id without version; results are matched on it")
+    title: str = Field(description="Paper title")
+    abstract: str = Field(description="Full abstract; TL;DR grounding is checked against it")
+    authors: list[str] = Field(default_factory=list, description="Author names in order")
+    url: str = Field(default="", description="arXiv abs URL")
+    digest_summary: str | None = Field(default=None, description="The digest's own TL;DR, if any")
+    primary: str = Field(min_length=1, description="Gold primary label (one taxonomy label)")
+    secondary: list[str] = Field(default_factory=list, description="Gold secondary labels, never the primary")
+    reference_tldr: str = Field(default="", description="Hand-written English TL;DR for ROUGE-L")
+    notes: str = Field(default="", description="Why the label was chosen; not scored")
+
+    @model_validator(mode="after")
+    def _secondary_excludes_primary(self) -> "DatasetItem":
+        if self.primary in self.secondary:
+            raise ValueError(f"secondary repeats the primary label {self.primary!r}")
+        return self
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: {what} file not found") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a folder, expected a {what} JSONL file") from None
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: {what} file is not UTF-8 text") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read {what} file ({exc.strerror or exc})") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"field {where!r}: {first['msg']}" if where else first["msg"]
+
+
+def _parse_jsonl(path: str | Path, model: type[M], what: str) -> Iterator[tuple[int, M]]:
+    """Yield ``(line_number, record)``; blank lines are skipped, anything else must validate."""
+    p = Path(path)
+    text = _read_text(p, what)
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data: Any = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{p}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(data, dict):
+            raise DatasetError(f"{p}:{lineno}: expected a JSON object, got {type(data).__name__}")
+        try:
+            yield lineno, model.model_validate(data)
+        except ValidationError as exc:
+            raise DatasetError(f"{p}:{lineno}: invalid {what} record, {_first_error(exc)}") from None
+
+
+def load_dataset(path: str | Path) -> list[DatasetItem]:
+    """Read a labelled dataset (one JSON object per line). Duplicate ids are an error."""
+    items: list[DatasetItem] = []
+    seen: dict[str, int] = {}
+    for lineno, item in _parse_jsonl(path, DatasetItem, "dataset"):
+        if item.id in seen:
+            raise DatasetError(f"{path}:{lineno}: duplicate id {item.id!r} (first on line {seen[item.id]})")
+        seen[item.id] = lineno
+        items.append(item)
+    if not items:
+        raise DatasetError(f"{path}: dataset has no records")
+    return items
+
+
+def load_results(path: str | Path) -> list[PaperResult]:
+    """Read a saved run (one ``PaperResult`` per line), so metrics can be recomputed offline."""
+    return [result for _, result in _parse_jsonl(path, PaperResult, "result")]
+
+
+def check_labels(items: Iterable[DatasetItem], taxonomy: Taxonomy, origin: str = "dataset") -> None:
+    """Fail if any gold label is not in ``taxonomy``: a label typo would otherwise score as 0 F1."""
+    known = set(taxonomy.names)
+    unknown: dict[str, list[str]] = {}
+    for item in items:
+        for label in [item.primary, *item.secondary]:
+            if label not in known:
+                unknown.setdefault(label, []).append(item.id)
+    if unknown:
+        parts = "; ".join(f"{label!r} (ids {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
+                          for label, ids in sorted(unknown.items()))
+        raise DatasetError(
+            f"{origin}: label(s) not in taxonomy {taxonomy.name} ({', '.join(taxonomy.names)}): {parts}"
+        )
+
+
+def dataset_papers(items: Iterable[DatasetItem]) -> list[Paper]:
+    """The dataset as ``Paper`` inputs, so the agent runs on exactly what is scored."""
+    return [
+        Paper(
+            id=item.id,
+            title=item.title,
+            authors=list(item.authors),
+            abstract=item.abstract,
+            url=item.url,
+            digest_summary=item.digest_summary,
+            source_format="eval-dataset",
+        )
+        for item in items
+    ]

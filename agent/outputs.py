@@ -1,0 +1,211 @@
+"""Writers for results: JSONL (default), CSV and a Markdown digest.
+
+No output is ever half-written under its final name: rows stream into ``<name>.partial``
+(flushed row by row, so a crash keeps what is done) and the file is renamed into place when
+the run ends, on success or interruption. Markdown is grouped by label, so it is rendered
+once at the end from the collected results.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import IO, Protocol
+
+from agent.errors import OutputError
+from agent.schema import PaperResult
+from agent.taxonomy import Taxonomy
+
+FORMATS = ("jsonl", "csv", "md")
+CSV_FIELDS = [
+    "id", "title", "authors", "url", "primary", "secondary", "confidence", "tldr", "evidence",
+    "status", "error", "backend", "model", "prompt_version", "taxonomy", "cached",
+    "prompt_tokens", "completion_tokens", "total_tokens", "attempts", "latency_ms", "cost_usd",
+]  # fmt: skip
+
+
+def flatten(result: PaperResult) -> dict[str, object]:
+    row = result.model_dump(mode="json", exclude={"usage"})
+    row["authors"] = "; ".join(result.authors)
+    row["secondary"] = ";".join(result.secondary)
+    row.update(result.usage.model_dump(mode="json"))
+    return {k: ("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS}
+
+
+class ResultWriter(Protocol):
+    def write(self, result: PaperResult) -> None: ...
+    def close(self) -> None: ...
+
+
+class _Target:
+    """Where bytes go: stdout, or ``path.partial`` renamed to ``path`` on close."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.partial = path.with_name(path.name + ".partial") if path else None
+        if self.partial is None:
+            self.fh: IO[str] = sys.stdout
+            return
+        try:
+            if path is not None and path.is_dir():
+                raise OutputError(f"{path}: is a directory, expected an output file name")
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.partial, "w", encoding="utf-8", newline="")
+        except OutputError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+
+    def write(self, text: str) -> None:
+        try:
+            self.fh.write(text)
+            self.fh.flush()
+        except BrokenPipeError:
+            raise  # stdout closed by `| head`: not an error worth a message
+        except OSError as exc:
+            raise OutputError(f"{self.path or 'stdout'}: write failed ({exc.strerror or exc}); "
+                              "finished results are in the cache") from None
+
+    def close(self) -> None:
+        if self.partial is None or self.path is None:
+            self.fh.flush()
+            return
+        try:
+            self.fh.close()
+            os.replace(self.partial, self.path)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot finish output ({exc.strerror or exc}); "
+                              f"rows so far are in {self.partial}") from None
+
+
+class JsonlWriter:
+    def __init__(self, path: Path | None) -> None:
+        self.target = _Target(path)
+
+    def write(self, result: PaperResult) -> None:
+        self.target.write(result.model_dump_json() + "\n")
+
+    def close(self) -> None:
+        self.target.close()
+
+
+class CsvWriter:
+    def __init__(self, path: Path | None) -> None:
+        self.target = _Target(path)
+        self._buf = io.StringIO()
+        self._csv = csv.DictWriter(self._buf, fieldnames=CSV_FIELDS)
+        self._csv.writeheader()
+        self._drain()
+
+    def _drain(self) -> None:
+        self.target.write(self._buf.getvalue())
+        self._buf.seek(0)
+        self._buf.truncate()
+
+    def write(self, result: PaperResult) -> None:
+        self._csv.writerow(flatten(result))
+        self._drain()
+
+    def close(self) -> None:
+        self.target.close()
+
+
+class MarkdownWriter:
+    """An English digest grouped by method type, with a table of contents."""
+
+    def __init__(self, path: Path | None, taxonomy: Taxonomy, notice: str | None = None) -> None:
+        self.target = _Target(path)
+        self.taxonomy = taxonomy
+        self.notice = notice
+        self.results: list[PaperResult] = []
+
+    def write(self, result: PaperResult) -> None:
+        self.results.append(result)
+
+    def close(self) -> None:
+        self.target.write(render_markdown(self.results, self.taxonomy, self.notice))
+        self.target.close()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+def render_markdown(results: list[PaperResult], taxonomy: Taxonomy, notice: str | None = None) -> str:
+    groups: dict[str, list[PaperResult]] = {name: [] for name in taxonomy.names}
+    untriaged: list[PaperResult] = []
+    for r in results:
+        if r.status == "ok" and r.primary in groups:
+            groups[r.primary].append(r)
+        else:
+            untriaged.append(r)
+    backends = sorted({f"{r.backend} ({r.model})" for r in results if r.backend})
+    lines = [
+        "# paper-agent reading list",
+        "",
+        f"{len(results)} papers, triaged {time.strftime('%Y-%m-%d')} by {', '.join(backends) or 'n/a'}.",
+    ]
+    if notice or any(r.backend == "offline" for r in results):
+        lines += ["", "> Labels and TL;DRs come from the offline cue-scoring baseline, not an LLM."]
+    lines += ["", "## Contents", ""]
+    for name, items in groups.items():
+        lines.append(f"- [{name}](#{name.replace('_', '-')}) ({len(items)})")
+    if untriaged:
+        lines.append(f"- [not triaged](#not-triaged) ({len(untriaged)})")
+    for name, items in groups.items():
+        lines += ["", f"## {name}", "", f"_{taxonomy.label(name).description}_", ""]
+        if not items:
+            lines.append("No papers.")
+        for r in sorted(items, key=lambda r: -r.confidence):
+            labels = f"`{r.primary}` ({r.confidence:.2f})"
+            if r.secondary:
+                labels += " · also " + ", ".join(f"`{s}`" for s in r.secondary)
+            lines += [
+                f"### [{_md_escape(r.title)}]({r.url})",
+                "",
+                f"*{', '.join(r.authors) or 'unknown authors'}*  ",
+                f"**Labels:** {labels}  ",
+                f"**TL;DR:** {r.tldr}",
+                "",
+            ]
+    if untriaged:
+        lines += ["", "## not triaged", ""]
+        for r in untriaged:
+            lines.append(f"- [{_md_escape(r.title)}]({r.url}): **{r.status}**: {r.error or ''}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def make_writer(fmt: str, path: str | Path | None, taxonomy: Taxonomy, notice: str | None = None) -> ResultWriter:
+    p = Path(path) if path not in (None, "-") else None
+    if fmt == "jsonl":
+        return JsonlWriter(p)
+    if fmt == "csv":
+        return CsvWriter(p)
+    if fmt == "md":
+        return MarkdownWriter(p, taxonomy, notice)
+    raise OutputError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def read_results(path: str | Path) -> list[PaperResult]:
+    """Read a JSONL results file (for ``--retry-errors`` and ``eval --results``)."""
+    from agent.errors import DatasetError
+
+    p = Path(path)
+    out: list[PaperResult] = []
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{p}: cannot read results ({exc.__class__.__name__})") from None
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(PaperResult.model_validate(json.loads(line)))
+        except Exception:
+            raise DatasetError(f"{p}:{i}: not a PaperResult JSON line") from None
+    return out

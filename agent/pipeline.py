@@ -1,0 +1,306 @@
+"""The ``Agent``: papers in, ``PaperResult`` out, through the cache and a backend.
+
+Data flows one way: ``Paper`` -> cache lookup -> backend -> ``PaperResult`` -> cache write.
+``analyze_many`` streams: it holds at most a small window of papers in flight and yields
+results in input order, so a 100,000-paper batch runs in constant memory and its output is
+deterministic whatever order the endpoint answers in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.backends.base import Analysis, Backend, BackendFailure
+from agent.cache import KeyBuilder, ResultCache
+from agent.errors import ConfigError
+from agent.schema import STATUSES, Paper, PaperResult, Usage
+from agent.settings import Settings
+from agent.taxonomy import Taxonomy, load_taxonomy
+
+log = logging.getLogger("agent.pipeline")
+
+OFFLINE_NOTICE = (
+    "No LLM configured: using the offline cue-scoring baseline (backend: offline). "
+    "Set OPENAI_API_KEY or OPENAI_BASE_URL (see .env.example) to triage with a model."
+)
+
+
+@dataclass
+class RunStats:
+    """Counters for the end-of-run summary; constant memory whatever the batch size."""
+
+    labels: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
+    cached: int = 0
+    new: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    elapsed_s: float = 0.0
+
+    def add(self, result: PaperResult) -> None:
+        self.statuses[result.status] = self.statuses.get(result.status, 0) + 1
+        if result.status == "ok" and result.primary:
+            self.labels[result.primary] = self.labels.get(result.primary, 0) + 1
+        if result.cached:
+            self.cached += 1
+            return  # a cache hit costs nothing
+        if result.status == "skipped":
+            return
+        self.new += 1
+        self.prompt_tokens += result.usage.prompt_tokens
+        self.completion_tokens += result.usage.completion_tokens
+        if result.usage.cost_usd is None:
+            if result.usage.total_tokens:
+                self.unpriced += 1
+        else:
+            self.cost_usd += result.usage.cost_usd
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values())
+
+    def finish(self) -> "RunStats":
+        self.elapsed_s = time.perf_counter() - self.started
+        return self
+
+
+class Agent:
+    """Classify papers and write English TL;DRs, with every result cached.
+
+    ``backend`` is ``"auto"`` (openai when a key or base URL is configured, else offline),
+    ``"offline"``, ``"openai"`` or a ``Backend`` instance. Every other argument overrides the
+    matching setting from the environment / ``.env`` (see ``Settings``).
+    """
+
+    def __init__(
+        self,
+        backend: str | Backend = "auto",
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        taxonomy: Taxonomy | str | Path | None = None,
+        cache: bool = True,
+        cache_dir: str | Path | None = None,
+        refresh: bool = False,
+        concurrency: int | None = None,
+        max_retries: int | None = None,
+        mode: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: float | None = None,
+        prices_file: str | Path | None = None,
+        prompt_version: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        overrides: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "model": model,
+                "base_url": base_url,
+                "api_key": api_key,
+                "cache_dir": cache_dir,
+                "concurrency": concurrency,
+                "max_retries": max_retries,
+                "mode": mode,
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                "timeout": timeout,
+                "prices_file": prices_file,
+                "prompt_version": prompt_version,
+            }.items()
+            if v is not None
+        }
+        if isinstance(backend, str):
+            overrides["backend"] = backend
+        base = settings or Settings()
+        try:
+            self.settings = Settings.model_validate({**base.model_dump(), **overrides})
+        except Exception as exc:
+            raise ConfigError(f"invalid setting: {_first_error(exc)}") from None
+        self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
+        self.notice: str | None = None
+        if isinstance(backend, str):
+            self.backend = self._make_backend()
+        else:
+            self.backend = backend
+        self._keys = KeyBuilder(self.backend.cache_components())
+        self.refresh = refresh
+        self.cache: ResultCache | None = ResultCache(self.settings.cache_dir) if cache else None
+
+    def _make_backend(self) -> Backend:
+        name = self.settings.resolved_backend()
+        if name == "offline":
+            from agent.backends.offline import OfflineBackend
+
+            if self.settings.backend == "auto":
+                self.notice = OFFLINE_NOTICE
+            return OfflineBackend(self.taxonomy)
+        from agent.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(self.settings, self.taxonomy)
+
+    # ------------------------------------------------------------------ one paper
+    def cache_key(self, paper: Paper) -> str:
+        return self._keys.key(paper)
+
+    def explain(self, paper: Paper) -> dict[str, Any]:
+        """The cache key of ``paper`` and the digest of each component that went into it."""
+        key = self._keys.key(paper)
+        present = self.cache is not None and self.cache.entry(key) is not None
+        return {"key": key, "cached": present, "components": self._keys.explain(paper)}
+
+    def _lookup(self, paper: Paper) -> tuple[PaperResult | None, str]:
+        if not paper.abstract.strip():
+            where = f" ({paper.source_file}:{paper.source_line})" if paper.source_file else ""
+            return self._result(paper, status="skipped", error=f"no abstract{where}"), ""
+        key = self._keys.key(paper)
+        if self.cache is not None and not self.refresh:
+            hit = self.cache.get(key)
+            if hit is not None:
+                # Same text under another id (a re-post): report the paper as asked.
+                hit.id, hit.url, hit.title, hit.authors = paper.id, paper.url, paper.title, paper.authors
+                return hit, key
+        return None, key
+
+    def _finish(self, paper: Paper, key: str, outcome: Analysis | BackendFailure, started: float) -> PaperResult:
+        latency = (time.perf_counter() - started) * 1000
+        if isinstance(outcome, BackendFailure):
+            usage = outcome.usage.model_copy(update={"latency_ms": round(latency, 2)})
+            return self._result(paper, status=outcome.status, error=str(outcome), usage=usage)
+        usage = outcome.usage.model_copy(update={"latency_ms": round(latency, 2)})
+        result = self._result(
+            paper,
+            primary=outcome.primary,
+            secondary=outcome.secondary,
+            confidence=outcome.confidence,
+            tldr=outcome.tldr,
+            evidence=outcome.evidence,
+            usage=usage,
+        )
+        if self.cache is not None:
+            self.cache.set(key, result, outcome.attempts or [usage], self._keys.component_digests)
+        return result
+
+    def _result(self, paper: Paper, **fields: Any) -> PaperResult:
+        return PaperResult(
+            id=paper.id,
+            title=paper.title,
+            authors=paper.authors,
+            url=paper.url,
+            backend=self.backend.name,
+            model=self.backend.model,
+            prompt_version=self.backend.prompt_version,
+            taxonomy=self.taxonomy.tag,
+            **fields,
+        )
+
+    async def aanalyze(self, paper: Paper) -> PaperResult:
+        """Analyse one paper (async). Never raises for a paper the backend fails on."""
+        hit, key = self._lookup(paper)
+        if hit is not None:
+            return hit
+        started = time.perf_counter()
+        try:
+            outcome: Analysis | BackendFailure = await self.backend.analyze(paper)
+        except BackendFailure as failure:
+            outcome = failure
+        return self._finish(paper, key, outcome, started)
+
+    def _analyze_sync(self, paper: Paper) -> PaperResult:
+        hit, key = self._lookup(paper)
+        if hit is not None:
+            return hit
+        started = time.perf_counter()
+        try:
+            outcome: Analysis | BackendFailure = self.backend.analyze_sync(paper)  # type: ignore[attr-defined]
+        except BackendFailure as failure:
+            outcome = failure
+        return self._finish(paper, key, outcome, started)
+
+    def analyze(self, paper: Paper) -> PaperResult:
+        """Analyse one paper."""
+        if getattr(self.backend, "is_sync", False):
+            return self._analyze_sync(paper)
+        return asyncio.run(self.aanalyze(paper))
+
+    # ------------------------------------------------------------------ many papers
+    async def aanalyze_many(self, papers: Iterable[Paper]) -> AsyncIterator[PaperResult]:
+        """Yield one result per paper, in input order, with up to ``concurrency`` calls in flight."""
+        if getattr(self.backend, "is_sync", False):
+            for paper in papers:
+                yield self._analyze_sync(paper)
+            return
+        window = max(self.settings.concurrency * 4, 16)
+        pending: deque[asyncio.Task[PaperResult]] = deque()
+        try:
+            for paper in papers:
+                pending.append(asyncio.create_task(self.aanalyze(paper)))
+                while pending and (len(pending) >= window or pending[0].done()):
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    def analyze_many(
+        self, papers: Iterable[Paper], on_result: Callable[[PaperResult], None] | None = None
+    ) -> Iterator[PaperResult]:
+        """Yield one result per paper, in input order (sync wrapper over ``aanalyze_many``)."""
+        if getattr(self.backend, "is_sync", False):
+            for paper in papers:
+                result = self._analyze_sync(paper)
+                if on_result:
+                    on_result(result)
+                yield result
+            return
+        loop = asyncio.new_event_loop()
+        agen = self.aanalyze_many(papers)
+        try:
+            while True:
+                try:
+                    result = loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    break
+                if on_result:
+                    on_result(result)
+                yield result
+        finally:
+            # Ctrl-C or an abandoned generator: cancel what is in flight; finished results
+            # are already in the cache.
+            loop.run_until_complete(agen.aclose())
+            aclose = getattr(self.backend, "aclose", None)
+            if aclose is not None:
+                loop.run_until_complete(aclose())
+            loop.close()
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> "Agent":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc)

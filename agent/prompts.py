@@ -1,0 +1,101 @@
+"""Prompt templates: versioned text files in ``prompts/``, rendered with the taxonomy.
+
+A template is two files, ``<version>.system.txt`` and ``<version>.user.txt``, with
+``{{ name }}`` placeholders. Rendering fails loudly on a placeholder without a value (and on a
+value without a placeholder), so a typo in a template can never send an empty prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+from agent.errors import ConfigError
+from agent.schema import Paper
+from agent.taxonomy import Taxonomy
+
+DEFAULT_PROMPT_VERSION = "triage-v1"
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+# Tags the user template uses to fence the paper; stripped from paper text so data cannot
+# close the fence and pose as instructions.
+FENCE_RE = re.compile(r"</?\s*(?:paper|title|abstract|digest_summary)\s*>", re.IGNORECASE)
+
+
+def render(template: str, values: dict[str, str], name: str = "template") -> str:
+    wanted = set(PLACEHOLDER_RE.findall(template))
+    missing = wanted - values.keys()
+    if missing:
+        raise ConfigError(f"{name}: no value for placeholder(s) {', '.join(sorted(missing))}")
+    unused = values.keys() - wanted
+    if unused:
+        raise ConfigError(f"{name}: template has no placeholder for {', '.join(sorted(unused))}")
+    return PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A system + user template pair and the taxonomy it is rendered with."""
+
+    version: str
+    system_template: str
+    user_template: str
+    taxonomy: Taxonomy
+
+    @cached_property
+    def system(self) -> str:
+        return render(
+            self.system_template,
+            {"labels": self.taxonomy.describe(), "rules": self.taxonomy.rules.strip()},
+            f"{self.version}.system.txt",
+        )
+
+    @cached_property
+    def fingerprint(self) -> str:
+        text = self.system_template + "\x00" + self.user_template
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def user(self, paper: Paper) -> str:
+        summary = ""
+        if paper.digest_summary:
+            summary = (
+                "<digest_summary>\n"
+                + FENCE_RE.sub(" ", paper.digest_summary)
+                + "\n</digest_summary>"
+            )
+        return render(
+            self.user_template,
+            {
+                "title": FENCE_RE.sub(" ", paper.title),
+                "abstract": FENCE_RE.sub(" ", paper.abstract),
+                "digest_summary": summary,
+            },
+            f"{self.version}.user.txt",
+        )
+
+    def messages(self, paper: Paper) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.user(paper)},
+        ]
+
+
+def load_prompt(taxonomy: Taxonomy, version: str = DEFAULT_PROMPT_VERSION, directory: str | Path | None = None) -> PromptTemplate:
+    """Load ``<version>.system.txt`` / ``<version>.user.txt`` from ``directory`` or the built-ins."""
+    parts: dict[str, str] = {}
+    for part in ("system", "user"):
+        fname = f"{version}.{part}.txt"
+        try:
+            if directory is None:
+                parts[part] = resources.files("agent.prompt_files").joinpath(fname).read_text(encoding="utf-8")
+            else:
+                parts[part] = (Path(directory) / fname).read_text(encoding="utf-8")
+        except (FileNotFoundError, OSError):
+            where = directory or "built-in prompts"
+            raise ConfigError(f"prompt {version!r}: {fname} not found in {where}") from None
+    template = PromptTemplate(version, parts["system"], parts["user"], taxonomy)
+    _ = template.system  # render now: a broken template fails at start-up, not mid-batch
+    return template

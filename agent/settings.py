@@ -1,0 +1,62 @@
+"""Configuration: explicit argument -> environment / ``.env`` -> default.
+
+``pydantic-settings`` reads the environment and a ``.env`` file in the working directory.
+The API key is a ``SecretStr`` so it prints as ``**********`` anywhere it might be logged.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BackendName = Literal["auto", "offline", "openai"]
+Mode = Literal["tools", "json"]
+
+
+def default_cache_dir() -> Path:
+    """Per-user cache folder: ``$XDG_CACHE_HOME/paper-agent`` or ``~/.cache/paper-agent``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "paper-agent"
+
+
+class Settings(BaseSettings):
+    """Every knob of paper-agent; ``.env.example`` documents each variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPER_AGENT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PAPER_AGENT_API_KEY", "OPENAI_API_KEY")
+    )
+    base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PAPER_AGENT_BASE_URL", "OPENAI_BASE_URL")
+    )
+    backend: BackendName = "auto"
+    model: str = "gpt-4o-mini"
+    mode: Mode = "tools"
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=600, ge=16)
+    max_retries: int = Field(default=2, ge=0, le=10, description="Validation re-asks")
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request")
+    retry_attempts: int = Field(default=6, ge=1, description="Tries per call on 429/5xx/timeouts")
+    retry_max_wait: float = Field(default=60.0, gt=0, description="Longest single backoff, seconds")
+    retry_total: float = Field(default=300.0, gt=0, description="Give up on a call after this long")
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    prices_file: Path | None = None
+    prompt_version: str = "triage-v1"
+
+    def resolved_backend(self) -> Literal["offline", "openai"]:
+        """``auto`` means openai when a key or base URL is configured, otherwise offline."""
+        if self.backend != "auto":
+            return self.backend
+        return "openai" if (self.api_key or self.base_url) else "offline"
