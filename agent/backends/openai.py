@@ -1,0 +1,415 @@
+"""The LLM backend: one structured call per paper to any OpenAI-compatible endpoint.
+
+- ``instructor`` turns the reply into a pydantic model whose label fields are a ``Literal`` of
+  the taxonomy's labels, and re-asks with the validation error (``max_retries`` times) when
+  the reply breaks the contract; after that the paper is ``invalid``, never a silent fallback.
+- ``tenacity`` owns transport retries (the openai client's own are off, so every attempt is
+  visible): 429 (honouring ``Retry-After``), 5xx, timeouts and connection errors, with
+  exponential backoff and jitter, bounded in attempts and total time. 4xx errors other than
+  429 are never retried, and neither is a 429 that means the quota is spent.
+- An AIMD limiter keeps at most ``concurrency`` calls in flight, halves that on a 429 and
+  grows it back one step per ``limit`` successes.
+- Calls are spread over several HTTP clients: one httpx pool collapses above ~64 requests in
+  flight (encode/httpx#3215), so each client carries at most ``PER_CLIENT`` of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import email.utils
+import json
+import logging
+import math
+import re
+import time
+from typing import Any, Awaitable, Callable, Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator, model_validator
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+
+from agent.backends.base import Analysis, CallFailed, InvalidOutput
+from agent.errors import ConfigError
+from agent.pricing import load_prices, price_for
+from agent.prompts import PromptTemplate, load_prompt
+from agent.schema import Paper, Usage
+from agent.settings import Settings
+from agent.taxonomy import Taxonomy
+
+log = logging.getLogger("agent.backends.openai")
+for _noisy in ("instructor", "openai", "httpx", "httpcore"):
+    logging.getLogger(_noisy).addHandler(logging.NullHandler())
+    logging.getLogger(_noisy).propagate = False
+
+MAX_TLDR_WORDS = 50
+PER_CLIENT = 32
+CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+THINK_RE = re.compile(r"</?think>", re.IGNORECASE)
+SECRET_RE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-*]{6,}")
+
+_attempts: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar("attempts", default=None)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
+    """The reply schema: label fields are a ``Literal`` of exactly the taxonomy's labels."""
+    Labels = Literal[tuple(taxonomy.names)]  # type: ignore[valid-type]
+
+    class Validators(BaseModel):
+        @field_validator("tldr", check_fields=False)
+        @classmethod
+        def _tldr(cls, v: str) -> str:
+            v = v.strip()
+            if THINK_RE.search(v):
+                raise ValueError("tldr contains a <think> block; give only the final TL;DR")
+            if CJK_RE.search(v):
+                raise ValueError("tldr must be written in English; it contains CJK characters")
+            n = len(v.split())
+            if n > MAX_TLDR_WORDS:
+                raise ValueError(f"tldr has {n} words; the limit is {MAX_TLDR_WORDS}")
+            if n == 0:
+                raise ValueError("tldr is empty")
+            return v
+
+        @field_validator("evidence", check_fields=False)
+        @classmethod
+        def _evidence(cls, v: str, info: ValidationInfo) -> str:
+            v = v.strip().strip('"“”')
+            abstract = (info.context or {}).get("abstract")
+            if not v:
+                raise ValueError("evidence is empty; copy a short phrase from the abstract")
+            if abstract is not None and _norm(v) not in _norm(abstract):
+                raise ValueError(
+                    f"evidence {v[:80]!r} does not occur in the abstract; copy a phrase verbatim"
+                )
+            return v
+
+        @model_validator(mode="after")
+        def _secondary(self) -> Any:
+            seen: list[str] = []
+            for label in self.secondary:  # type: ignore[attr-defined]
+                if label != self.primary and label not in seen:  # type: ignore[attr-defined]
+                    seen.append(label)
+            self.secondary = seen  # type: ignore[attr-defined]
+            return self
+
+    return create_model(
+        "PaperTriage",
+        __base__=Validators,
+        __doc__="Method-type label, confidence, evidence and English TL;DR for one paper.",
+        primary=(Labels, Field(description="The one label for the paper's main technical contribution")),
+        secondary=(
+            list[Labels],  # type: ignore[valid-type]
+            Field(default_factory=list, description="Other labels that clearly also apply; never the primary"),
+        ),
+        confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),
+        evidence=(str, Field(description="A short phrase copied verbatim from the abstract that supports primary")),
+        tldr=(str, Field(description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract")),
+    )
+
+
+class AdaptiveLimiter:
+    """AIMD concurrency: halve on 429, add one after ``limit`` successes in a row."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self.limit = maximum
+        self.in_flight = 0
+        self._streak = 0
+        self._cond: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def __aenter__(self) -> "AdaptiveLimiter":
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        cond = self._condition()
+        async with cond:
+            self.in_flight -= 1
+            cond.notify_all()
+
+    def rate_limited(self) -> None:
+        self.limit = max(1, self.limit // 2)
+        self._streak = 0
+
+    def succeeded(self) -> None:
+        self._streak += 1
+        if self._streak >= self.limit and self.limit < self.maximum:
+            self.limit += 1
+            self._streak = 0
+            if self._cond is not None:
+                # Wake waiters outside a held lock: schedule the notify.
+                asyncio.get_running_loop().create_task(self._wake())
+
+    async def _wake(self) -> None:
+        cond = self._condition()
+        async with cond:
+            cond.notify_all()
+
+
+def _api_error(exc: BaseException) -> BaseException:
+    """The openai error behind an instructor wrapper, or ``exc`` itself."""
+    from instructor.core import InstructorRetryException
+
+    if isinstance(exc, InstructorRetryException) and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc
+
+
+def is_transient(exc: BaseException) -> bool:
+    import openai
+
+    err = _api_error(exc)
+    if isinstance(err, openai.RateLimitError):
+        # 429 with code insufficient_quota is a billing problem: retrying never helps.
+        return getattr(err, "code", None) != "insufficient_quota"
+    if isinstance(err, (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)):
+        return True
+    if isinstance(err, openai.APIStatusError):
+        return err.status_code >= 500 or err.status_code in (408, 409)
+    return False
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """Seconds from a ``Retry-After`` / ``retry-after-ms`` header, if the server sent one."""
+    response = getattr(_api_error(exc), "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def redact(message: str, secret: str | None) -> str:
+    """Error text with the API key (and anything shaped like one) removed."""
+    if secret:
+        message = message.replace(secret, "[redacted]")
+    return SECRET_RE.sub("[redacted]", message)
+
+
+class OpenAIBackend:
+    """Structured triage through an OpenAI-compatible chat completions endpoint."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        settings: Settings,
+        taxonomy: Taxonomy,
+        *,
+        prompt: PromptTemplate | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        if not settings.model:
+            raise ConfigError("no model configured: set PAPER_AGENT_MODEL or pass --model")
+        self.settings = settings
+        self.taxonomy = taxonomy
+        self.model = settings.model
+        self.prompt = prompt or load_prompt(taxonomy, settings.prompt_version)
+        self.prompt_version = self.prompt.version
+        self.response_model = build_response_model(taxonomy)
+        self.prices = load_prices(settings.prices_file)
+        self.price = price_for(self.model, self.prices)
+        self._sleep = sleep or asyncio.sleep
+        self._secret = settings.api_key.get_secret_value() if settings.api_key else None
+        self.limiter = AdaptiveLimiter(settings.concurrency)
+        self._clients: list[Any] = []
+        self._next = 0
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def base_url(self) -> str:
+        return (self.settings.base_url or "https://api.openai.com/v1").rstrip("/")
+
+    def cache_components(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "base_url": self.base_url,
+            "mode": self.settings.mode,
+            "prompt": self.prompt.system_template + "\x00" + self.prompt.user_template,
+            "prompt_version": self.prompt_version,
+            "taxonomy": self.taxonomy.canonical_json,
+            "schema": json.dumps(self.response_model.model_json_schema(), sort_keys=True),
+            "temperature": self.settings.temperature,
+            "max_tokens": self.settings.max_tokens,
+        }
+
+    # ------------------------------------------------------------------ clients
+    def _client(self) -> Any:
+        if not self._clients:
+            import httpx
+            import instructor
+            import openai
+
+            n = max(1, math.ceil(self.settings.concurrency / PER_CLIENT))
+            mode = instructor.Mode.TOOLS if self.settings.mode == "tools" else instructor.Mode.JSON_SCHEMA
+            for _ in range(n):
+                http = httpx.AsyncClient(
+                    limits=httpx.Limits(max_connections=PER_CLIENT * 2, max_keepalive_connections=PER_CLIENT),
+                    timeout=self.settings.timeout,
+                )
+                raw = openai.AsyncOpenAI(
+                    api_key=self._secret or "not-needed",  # local servers accept any key
+                    base_url=self.base_url,
+                    max_retries=0,
+                    timeout=self.settings.timeout,
+                    http_client=http,
+                )
+                client = instructor.from_openai(raw, mode=mode)
+                client.on("completion:kwargs", _on_request)
+                client.on("completion:response", _on_response)
+                self._clients.append(client)
+        client = self._clients[self._next % len(self._clients)]
+        self._next += 1
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            try:
+                await client.client.close()
+            except Exception:  # closing is best effort
+                pass
+        self._clients = []
+
+    # ------------------------------------------------------------------ one paper
+    async def _call(self, paper: Paper) -> Any:
+        client = self._client()
+        async with self.limiter:
+            return await client.chat.completions.create(
+                model=self.model,
+                messages=self.prompt.messages(paper),
+                response_model=self.response_model,
+                max_retries=self.settings.max_retries,
+                temperature=self.settings.temperature,
+                max_tokens=self.settings.max_tokens,
+                context={"abstract": paper.abstract},
+            )
+
+    def _wait(self, retry_state: Any) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        backoff = wait_exponential_jitter(initial=1, max=self.settings.retry_max_wait, jitter=1)(retry_state)
+        if exc is None:
+            return backoff
+        hinted = retry_after_seconds(exc)
+        if hinted is not None:
+            return min(hinted, self.settings.retry_max_wait)
+        return backoff
+
+    def _before_sleep(self, retry_state: Any) -> None:
+        import openai
+
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if exc is not None and isinstance(_api_error(exc), openai.RateLimitError):
+            self.limiter.rate_limited()
+        log.info("retrying after %s (attempt %d)", exc.__class__.__name__ if exc else "?", retry_state.attempt_number)
+
+    async def analyze(self, paper: Paper) -> Analysis:
+        from instructor.core import IncompleteOutputException, InstructorRetryException
+        from pydantic import ValidationError
+
+        attempts: list[Usage] = []
+        token = _attempts.set(attempts)
+        try:
+            retrying = AsyncRetrying(
+                retry=retry_if_exception(is_transient),
+                wait=self._wait,
+                stop=stop_after_attempt(self.settings.retry_attempts) | stop_after_delay(self.settings.retry_total),
+                sleep=self._sleep,
+                before_sleep=self._before_sleep,
+                reraise=True,
+            )
+            try:
+                reply = await retrying(self._call, paper)
+            except InstructorRetryException as exc:
+                cause = _api_error(exc)
+                if cause is not exc and not isinstance(cause, (ValidationError, json.JSONDecodeError, ValueError)):
+                    raise CallFailed(self._message(cause), self._usage(attempts)) from None
+                raise InvalidOutput(
+                    f"output failed validation after {exc.n_attempts} attempt(s): {self._message(cause)}",
+                    self._usage(attempts),
+                ) from None
+            except IncompleteOutputException:
+                raise InvalidOutput(
+                    f"output truncated at max_tokens={self.settings.max_tokens}", self._usage(attempts)
+                ) from None
+            except (InvalidOutput, CallFailed):
+                raise
+            except Exception as exc:  # openai errors not wrapped, e.g. 401 on the first call
+                raise CallFailed(self._message(_api_error(exc)), self._usage(attempts)) from None
+        finally:
+            _attempts.reset(token)
+        self.limiter.succeeded()
+        usage = self._usage(attempts)
+        return Analysis(
+            primary=reply.primary,
+            secondary=list(reply.secondary),
+            confidence=float(reply.confidence),
+            tldr=reply.tldr,
+            evidence=reply.evidence,
+            usage=usage,
+            attempts=attempts,
+        )
+
+    def _message(self, exc: BaseException) -> str:
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            text = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()
+            )
+        else:
+            text = f"{exc.__class__.__name__}: {exc}"
+        text = re.sub(r"\s+", " ", text).strip()
+        return redact(text, self._secret)[:500]
+
+    def _usage(self, attempts: list[Usage]) -> Usage:
+        prompt = sum(a.prompt_tokens for a in attempts)
+        completion = sum(a.completion_tokens for a in attempts)
+        cost = self.price.cost(prompt, completion) if self.price is not None else None
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            attempts=len(attempts),
+            cost_usd=cost,
+        )
+
+
+def _on_request(*args: Any, **kwargs: Any) -> None:
+    attempts = _attempts.get()
+    if attempts is not None:
+        attempts.append(Usage(attempts=1))
+
+
+def _on_response(response: Any, *args: Any, **kwargs: Any) -> None:
+    attempts = _attempts.get()
+    usage = getattr(response, "usage", None)
+    if attempts and usage is not None:
+        last = attempts[-1]
+        last.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        last.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        last.total_tokens = last.prompt_tokens + last.completion_tokens

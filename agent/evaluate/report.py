@@ -1,0 +1,275 @@
+"""Write an ``EvalReport`` three ways: ``metrics.json`` for machines, ``report.md`` for diffs and
+PRs, and ``report.html`` for people.
+
+The HTML is one self-contained file (inline CSS, no scripts, no external assets) so it can be
+mailed, archived or opened offline and still look the same. All text from papers and models is
+escaped: titles and TL;DRs are untrusted input.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from agent.errors import OutputError
+from agent.evaluate.metrics import NO_ANSWER, EvalReport, PaperRow
+
+WRONG_MARK = "✗"
+RIGHT_MARK = "✓"
+UNGROUNDED_MARK = "⚠"
+NO_ANSWER_MARK = "∅"
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def num(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def producer(report: EvalReport) -> str:
+    """Which backend/model produced the run, in words (reports must never hide this)."""
+    f = report.facts
+    if not f.backends:
+        return "unknown backend (no results were scored)"
+    text = f"backend {', '.join(f.backends)}, model {', '.join(f.models) or 'unknown'}"
+    if f.prompt_versions:
+        text += f", prompt {', '.join(f.prompt_versions)}"
+    return text
+
+
+def offline_notice(report: EvalReport) -> str | None:
+    """The offline backend is a keyword baseline; a reader must not mistake it for an LLM."""
+    if "offline" not in report.facts.backends:
+        return None
+    return (
+        "This run was produced by the offline cue-scoring baseline, not an LLM: labels come from "
+        "keyword cues in the taxonomy and TL;DRs are sentences extracted from the abstract."
+    )
+
+
+def _fact_rows(report: EvalReport) -> list[tuple[str, str]]:
+    f = report.facts
+    statuses = ", ".join(f"{k} {v}" for k, v in f.status_counts.items() if v) or "none"
+    return [
+        ("papers", str(f.n_papers)),
+        ("results read", str(f.n_results)),
+        ("status", statuses),
+        ("backend", ", ".join(f.backends) or "–"),
+        ("model", ", ".join(f.models) or "–"),
+        ("prompt version", ", ".join(f.prompt_versions) or "–"),
+        ("taxonomy (results)", ", ".join(f.taxonomies) or "–"),
+        ("taxonomy (labels checked)", report.taxonomy or "not checked"),
+        ("tokens (prompt / completion)", f"{f.prompt_tokens} / {f.completion_tokens}"),
+        ("cost", "unknown (unpriced model)" if f.cost_usd is None else f"${f.cost_usd:.4f}"),
+        ("latency p50 / p95", f"{num(f.latency_p50_ms, 0)} ms / {num(f.latency_p95_ms, 0)} ms"),
+        ("cache hits", str(f.cache_hits)),
+        ("result ids not in dataset", ", ".join(f.unmatched_result_ids) or "none"),
+        ("bootstrap", f"{report.n_boot} resamples, seed {report.seed}"),
+    ]
+
+
+def _headline(report: EvalReport) -> list[tuple[str, str, str]]:
+    """(metric, value, note) for the four numbers a reader looks at first."""
+    a, m = report.accuracy, report.macro_f1
+    return [
+        ("Accuracy", pct(a.value), f"95% CI {pct(a.ci_low)}–{pct(a.ci_high)}"),
+        ("Macro-F1", num(m.value), f"95% CI {num(m.ci_low)}–{num(m.ci_high)}"),
+        ("Label-set micro-F1", num(report.label_set_f1), "primary + secondary labels"),
+        ("ECE", num(report.ece), "calibration error, lower is better"),
+    ]
+
+
+def _tldr_rows(report: EvalReport) -> list[tuple[str, str]]:
+    t = report.tldr
+    return [
+        ("English", pct(t.english_share)),
+        ("Within 50 words", pct(t.within_50_share)),
+        ("Grounded (no invented number or term)", pct(t.grounded_share)),
+        ("Mean ROUGE-L F1", f"{num(t.mean_rouge_l)} over {t.n_with_reference} references"),
+        ("Empty TL;DRs", str(t.n_empty)),
+    ]
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    def cell(s: str) -> str:
+        return s.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(report: EvalReport) -> str:
+    """The report as Markdown: same sections as the HTML, readable in a diff or a PR."""
+    out = [f"# paper-agent eval: {report.dataset or 'dataset'}", "", f"Produced by {producer(report)}."]
+    if notice := offline_notice(report):
+        out += ["", f"> **{notice}**"]
+    out += ["", "## Headline", "", _md_table(["metric", "value", ""], [list(r) for r in _headline(report)])]
+    out += ["", "## Run", "", _md_table(["fact", "value"], [list(r) for r in _fact_rows(report)])]
+    cm = report.confusion
+    out += ["", "## Confusion matrix (rows gold, columns predicted)", ""]
+    out.append(_md_table(["gold \\ predicted", *cm.columns], [[g, *map(str, c)] for g, c in zip(cm.rows, cm.counts)]))
+    out += ["", "## Per class", ""]
+    out.append(_md_table(
+        ["label", "precision", "recall", "F1", "support", "predicted"],
+        [[c.label, num(c.precision), num(c.recall), num(c.f1), str(c.support), str(c.predicted)] for c in report.per_class],
+    ))
+    out += ["", "## Calibration", ""]
+    out.append(_md_table(
+        ["confidence", "papers", "mean confidence", "accuracy"],
+        [[f"{b.lo:.1f}–{b.hi:.1f}", str(b.count), num(b.mean_confidence), pct(b.accuracy)] for b in report.calibration],
+    ))
+    out += ["", "## Coverage vs accuracy", ""]
+    out.append(_md_table(
+        ["set aside (least confident)", "papers kept", "accuracy", "lowest kept confidence"],
+        [[pct(p.set_aside), str(p.kept), pct(p.accuracy), num(p.min_confidence)] for p in report.coverage],
+    ))
+    out += ["", "## TL;DR", "", _md_table(["check", "value"], [list(r) for r in _tldr_rows(report)])]
+    out += ["", "## Papers", ""]
+    out.append(_md_table(
+        ["", "id", "gold", "answer", "confidence", "ROUGE-L", "ungrounded", "title"],
+        [[RIGHT_MARK if p.correct else WRONG_MARK, p.id, p.gold, p.answer, num(p.confidence, 2),
+          num(p.rouge_l, 2), (UNGROUNDED_MARK + " " + ", ".join(p.ungrounded)) if p.ungrounded else "", p.title]
+         for p in report.papers],
+    ))
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- HTML
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1f2328}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
+table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.producer{color:#57606a}.notice{background:#fff8c5;border:1px solid #d4a72c;padding:.6rem .8rem;border-radius:6px;font-weight:600}
+.headline{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d0d7de;border-radius:6px;padding:.6rem 1rem;min-width:12rem}
+.card .v{font-size:1.6rem;font-weight:700}.card .ci{color:#57606a}
+table.cm td{text-align:center;min-width:3.2rem}table.cm td.diag{outline:2px solid #1a7f37;outline-offset:-2px}
+table.cm th.noanswer,table.cm td.noanswer{border-left:3px dashed #cf222e}table.cm th.noanswer{background:#ffebe9;color:#82071e}
+tr.wrong td{background:#ffebe9}tr.wrong td.mark{color:#cf222e;font-weight:700}td.mark{color:#1a7f37}
+td.ungrounded{background:#fff8c5}span.flag{color:#9a6700;font-weight:600}.muted{color:#57606a}
+"""
+
+
+def _kv_table(rows: list[tuple[str, str]]) -> str:
+    return "<table>" + "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _grid_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f'<td class="n">{escape(c)}</td>' for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell_style(count: int, peak: int, rgb: str) -> str:
+    alpha = count / peak if peak else 0.0
+    fg = "#fff" if alpha > 0.55 else "#1f2328"
+    return f"background:rgba({rgb},{alpha:.2f});color:{fg}"
+
+
+def _confusion_html(report: EvalReport) -> str:
+    cm = report.confusion
+    peak = max((c for row in cm.counts for c in row), default=0)
+    head = "".join(
+        f'<th class="noanswer">{escape(NO_ANSWER_MARK + " " + col)}</th>' if col == NO_ANSWER else f"<th>{escape(col)}</th>"
+        for col in cm.columns
+    )
+    body = []
+    for gold, counts in zip(cm.rows, cm.counts):
+        cells = []
+        for col, count in zip(cm.columns, counts):
+            cls = "noanswer" if col == NO_ANSWER else ("diag" if col == gold else "")
+            rgb = "207,34,46" if col == NO_ANSWER else ("26,127,55" if col == gold else "37,99,235")
+            cells.append(f'<td class="{cls}" style="{_cell_style(count, peak, rgb)}">{count}</td>')
+        body.append(f"<tr><th>{escape(gold)}</th>{''.join(cells)}</tr>")
+    return f'<table class="cm"><tr><th>gold \\ predicted</th>{head}</tr>{"".join(body)}</table>'
+
+
+def _paper_row_html(p: PaperRow) -> str:
+    mark = RIGHT_MARK if p.correct else WRONG_MARK
+    title = escape(p.title)
+    if p.url:
+        title = f'<a href="{escape(p.url)}">{title}</a>'
+    answer = escape(p.answer)
+    if p.error and not p.predicted:
+        answer += f'<br><span class="muted">{escape(p.error)}</span>'
+    tldr = escape(p.tldr) or '<span class="muted">(none)</span>'
+    tldr_cls = ""
+    if p.ungrounded:
+        tldr_cls = ' class="ungrounded"'
+        tldr += f'<br><span class="flag">{UNGROUNDED_MARK} ungrounded: {escape(", ".join(p.ungrounded))}</span>'
+    return (
+        f'<tr class="{"right" if p.correct else "wrong"}"><td class="mark">{mark}</td><td>{escape(p.id)}</td>'
+        f"<td>{title}</td><td>{escape(p.gold)}</td><td>{answer}</td><td class=\"n\">{p.confidence:.2f}</td>"
+        f'<td{tldr_cls}>{tldr}</td><td class="n">{num(p.rouge_l, 2)}</td></tr>'
+    )
+
+
+def render_html(report: EvalReport) -> str:
+    """One self-contained HTML page: inline CSS, no scripts, no external assets."""
+    cards = "".join(
+        f'<div class="card"><div>{escape(k)}</div><div class="v">{escape(v)}</div><div class="ci">{escape(note)}</div></div>'
+        for k, v, note in _headline(report)
+    )
+    notice = offline_notice(report)
+    per_class = _grid_table(
+        ["label", "precision", "recall", "F1", "support", "predicted"],
+        [[c.label, num(c.precision), num(c.recall), num(c.f1), str(c.support), str(c.predicted)] for c in report.per_class],
+    )
+    calibration = _grid_table(
+        ["confidence", "papers", "mean confidence", "accuracy"],
+        [[f"{b.lo:.1f}–{b.hi:.1f}", str(b.count), num(b.mean_confidence), pct(b.accuracy)] for b in report.calibration],
+    )
+    coverage = _grid_table(
+        ["set aside (least confident)", "papers kept", "accuracy", "lowest kept confidence"],
+        [[pct(p.set_aside), str(p.kept), pct(p.accuracy), num(p.min_confidence)] for p in report.coverage],
+    )
+    papers = "".join(_paper_row_html(p) for p in report.papers)
+    name = escape(report.dataset or "dataset")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>paper-agent eval: {name}</title><style>{CSS}</style></head><body>",
+        f"<h1>paper-agent eval: {name}</h1>",
+        f'<p class="producer">Produced by {escape(producer(report))}. {report.n} papers.</p>',
+        f'<p class="notice">{escape(notice)}</p>' if notice else "",
+        f'<h2>Headline</h2><div class="headline">{cards}</div>',
+        "<p class=\"muted\">Papers with no usable answer (invalid, error, skipped or missing) count as wrong.</p>",
+        f"<h2>Run</h2>{_kv_table(_fact_rows(report))}",
+        "<h2>Confusion matrix</h2><p class=\"muted\">Rows: gold label. Columns: predicted label. "
+        "Darker means more papers; green cells are correct; the red dashed column is papers with no answer.</p>",
+        _confusion_html(report),
+        f"<h2>Per class</h2>{per_class}",
+        f"<h2>Calibration</h2><p>Expected calibration error: <b>{num(report.ece)}</b></p>{calibration}",
+        f"<h2>Coverage vs accuracy</h2>{coverage}",
+        f"<h2>TL;DR</h2>{_kv_table(_tldr_rows(report))}",
+        f"<h2>Papers</h2><p class=\"muted\">{WRONG_MARK} wrong primary label (red row); "
+        f"{UNGROUNDED_MARK} TL;DR with a number or term not in the title or abstract (yellow).</p>",
+        "<table><tr><th></th><th>id</th><th>title</th><th>gold</th><th>answer</th><th>confidence</th>"
+        f"<th>TL;DR</th><th>ROUGE-L</th></tr>{papers}</table>",
+        "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def write_reports(report: EvalReport, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``metrics.json``, ``report.md`` and ``report.html`` into ``out_dir`` (created if needed)."""
+    out = Path(out_dir)
+    files = {
+        "json": (out / "metrics.json", report.model_dump_json(indent=2) + "\n"),
+        "markdown": (out / "report.md", render_markdown(report)),
+        "html": (out / "report.html", render_html(report)),
+    }
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path, text in files.values():
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write eval reports ({exc.strerror or exc})") from None
+    return {key: path for key, (path, _) in files.items()}
