@@ -168,7 +168,8 @@ def _grid_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _cell_style(count: int, peak: int, rgb: str) -> str:
-    alpha = count / peak if peak else 0.0
+    # A floor, so a single misclassified paper is visible next to a diagonal of 15.
+    alpha = 0.12 + 0.88 * count / peak if count and peak else 0.0
     fg = "#fff" if alpha > 0.55 else "#1f2328"
     return f"background:rgba({rgb},{alpha:.2f});color:{fg}"
 

@@ -1,0 +1,171 @@
+"""Metric helpers and ``evaluate``, checked against numbers worked out by hand in each test."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.evaluate import NO_ANSWER, DatasetItem, evaluate, mcnemar_exact
+from agent.evaluate.metrics import (
+    accuracy,
+    bootstrap_ci,
+    calibration_table,
+    coverage_curve,
+    expected_calibration_error,
+    is_english,
+    label_set_f1,
+    macro_f1,
+    paired_bootstrap_diff,
+    per_class,
+    rouge_l,
+    ungrounded_terms,
+)
+from agent.schema import PaperResult, Usage
+
+# 3-class toy. Per class, by hand:
+#   a: predicted a at 0,1 (both right), gold a at 0,1,2 -> P 2/2, R 2/3, F1 0.8
+#   b: predicted b at 2,3 (3 right),    gold b at 3,4   -> P 1/2, R 1/2, F1 0.5
+#   c: predicted c at 4,5 (5 right),    gold c at 5     -> P 1/2, R 1/1, F1 2/3
+GOLD = ["a", "a", "a", "b", "b", "c"]
+PRED = ["a", "a", "b", "b", "c", "c"]
+
+
+def item(pid: str, primary: str, secondary: list[str] | None = None, abstract: str = "An abstract.") -> DatasetItem:
+    return DatasetItem(id=pid, title=f"Paper {pid}", abstract=abstract, primary=primary, secondary=secondary or [])
+
+
+def result(pid: str, primary: str | None, confidence: float = 0.5, status: str = "ok", **kw: object) -> PaperResult:
+    return PaperResult(id=pid, title=f"Paper {pid}", primary=primary, confidence=confidence, status=status, **kw)
+
+
+def test_per_class_precision_recall_f1_on_three_class_toy() -> None:
+    stats = per_class(GOLD, PRED)
+    assert [stats[k].precision for k in "abc"] == pytest.approx([1.0, 0.5, 0.5])
+    assert [stats[k].recall for k in "abc"] == pytest.approx([2 / 3, 0.5, 1.0])
+    assert [stats[k].f1 for k in "abc"] == pytest.approx([0.8, 0.5, 2 / 3])
+    assert [stats[k].support for k in "abc"] == [3, 2, 1]
+
+
+def test_macro_f1_and_accuracy_on_three_class_toy() -> None:
+    assert macro_f1(GOLD, PRED) == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)  # 0.6556
+    assert accuracy(GOLD, PRED) == pytest.approx(4 / 6)
+
+
+def test_no_answer_is_wrong_and_lowers_recall() -> None:
+    assert accuracy(["a", "b"], ["a", None]) == 0.5
+    assert per_class(["a", "b"], ["a", None])["b"].recall == 0.0
+
+
+def test_label_set_f1_is_micro_over_papers() -> None:
+    # tp: a, a = 2; fp: c = 1; fn: b = 1 -> 2*2 / (4 + 1 + 1)
+    assert label_set_f1([{"a"}, {"a", "b"}], [{"a", "c"}, {"a"}]) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(("b", "c", "p"), [(1, 6, 0.125), (0, 5, 0.0625), (6, 1, 0.125), (0, 0, 1.0), (3, 3, 1.0)])
+def test_mcnemar_exact_matches_binomial_by_hand(b: int, c: int, p: float) -> None:
+    assert mcnemar_exact(b, c) == pytest.approx(p)
+
+
+def test_ece_on_tiny_example() -> None:
+    # bin 0.9: conf .9,.9 acc .5 -> |.5-.9| = .4; bin 0.2: conf .2,.25 acc .5 -> .275. Each weight 2/4.
+    ece = expected_calibration_error([0.9, 0.9, 0.2, 0.25], [True, False, False, True])
+    assert ece == pytest.approx(0.5 * 0.4 + 0.5 * 0.275)  # 0.3375
+
+
+def test_calibration_bins_put_one_in_last_bin() -> None:
+    table = calibration_table([1.0, 0.0, 0.3], [True, False, True])
+    assert (table[9].count, table[0].count, table[3].count) == (1, 1, 1)
+    assert table[5].accuracy is None
+
+
+def test_coverage_sets_aside_least_confident_first() -> None:
+    # sorted by confidence: .1 wrong, .5 right, .8 wrong, .9 right
+    points = coverage_curve([0.9, 0.1, 0.8, 0.5], [True, False, False, True], set_aside=(0.0, 0.25, 0.5))
+    assert [p.kept for p in points] == [4, 3, 2]
+    assert [p.accuracy for p in points] == pytest.approx([0.5, 2 / 3, 0.5])
+
+
+def test_bootstrap_ci_is_reproducible_and_contains_point() -> None:
+    data = [True] * 7 + [False] * 3
+
+    def mean(s: list[bool]) -> float:
+        return sum(s) / len(s)
+
+    first = bootstrap_ci(data, mean, n_boot=500, seed=7)
+    assert first == bootstrap_ci(data, mean, n_boot=500, seed=7)
+    assert first[0] <= 0.7 <= first[1]
+    assert 0.3 < first[0] < 0.7 < first[1] <= 1.0
+
+
+def test_paired_bootstrap_diff_is_zero_for_identical_runs() -> None:
+    runs = [True, False, True, True]
+    assert paired_bootstrap_diff(runs, runs, n_boot=200) == (0.0, 0.0)
+    lo, hi = paired_bootstrap_diff([False] * 4 + [True] * 4, [True] * 8, n_boot=500, seed=1)
+    assert 0.0 < lo <= 0.5 <= hi <= 1.0
+
+
+def test_grounding_flags_invented_number_and_acronym_only() -> None:
+    abstract = "We propose RAGX, which improves recall by 12.5% on MS MARCO with 1,000 queries."
+    tldr = "Proposes RAGX, improving recall by 12.5% on MS MARCO and by 30% on BEIR using 1000 queries."
+    assert ungrounded_terms(tldr, "A title", abstract) == ["30%", "BEIR"]
+
+
+def test_grounding_accepts_terms_from_title_and_sentence_start_words() -> None:
+    tldr = "Proposes DAC4Rec for LLM-based ranking. It uses Diffusion."
+    assert ungrounded_terms(tldr, "DAC4Rec: diffusion for RL", "Large LLMs rank items.") == []
+
+
+def test_tldr_language_and_rouge() -> None:
+    assert not is_english("提出DAC4Rec框架")
+    assert is_english("Proposes DAC4Rec.")
+    assert not is_english("")
+    assert rouge_l("proposes a new ranker", "proposes a new ranker") == pytest.approx(1.0)
+
+
+def test_invalid_result_lands_in_no_answer_column_and_counts_wrong() -> None:
+    items = [item("1", "a"), item("2", "b"), item("3", "b")]
+    results = [result("1", "a", 0.9), result("2", None, status="invalid", error="bad JSON")]
+    report = evaluate(results, items, n_boot=100)
+    assert report.accuracy.value == pytest.approx(1 / 3)
+    assert report.confusion.columns == ["a", "b", NO_ANSWER]
+    assert report.confusion.counts == [[1, 0, 0], [0, 0, 2]]  # invalid + missing both in NO_ANSWER
+    assert [p.answer for p in report.papers] == ["a", "invalid", "missing"]
+    assert report.facts.status_counts["invalid"] == 1 and report.facts.status_counts["missing"] == 1
+
+
+def test_non_ok_results_score_confidence_zero_for_calibration() -> None:
+    report = evaluate([result("1", None, 0.8, status="error")], [item("1", "a")], n_boot=10)
+    assert report.papers[0].confidence == 0.0
+    assert report.calibration[0].count == 1 and report.ece == 0.0
+
+
+def test_run_facts_count_cost_and_tokens_of_non_cached_results_only() -> None:
+    items = [item("1", "a"), item("2", "a"), item("3", "a")]
+    results = [
+        result("1", "a", usage=Usage(prompt_tokens=100, completion_tokens=10, cost_usd=0.01, latency_ms=100)),
+        result("2", "a", usage=Usage(prompt_tokens=300, completion_tokens=30, cost_usd=0.03, latency_ms=300)),
+        result("3", "a", cached=True, usage=Usage(prompt_tokens=999, cost_usd=9.0, latency_ms=5)),
+    ]
+    facts = evaluate(results, items, n_boot=10).facts
+    assert (facts.prompt_tokens, facts.completion_tokens, facts.cache_hits) == (400, 40, 1)
+    assert facts.cost_usd == pytest.approx(0.04)
+    assert facts.latency_p50_ms == pytest.approx(200.0)
+
+
+def test_cost_is_unknown_when_an_ok_result_has_no_price() -> None:
+    results = [result("1", "a", usage=Usage(cost_usd=0.01)), result("2", "a", usage=Usage(cost_usd=None))]
+    assert evaluate(results, [item("1", "a"), item("2", "a")], n_boot=10).facts.cost_usd is None
+
+
+def test_macro_f1_ci_is_seeded_and_brackets_the_estimate() -> None:
+    items = [item(str(i), g) for i, g in enumerate(GOLD)]
+    results = [result(str(i), p) for i, p in enumerate(PRED)]
+    a = evaluate(results, items, seed=3, n_boot=300)
+    assert a.macro_f1 == evaluate(results, items, seed=3, n_boot=300).macro_f1
+    assert a.macro_f1.value == pytest.approx(0.6556, abs=1e-4)
+    assert a.macro_f1.ci_low <= a.macro_f1.value <= a.macro_f1.ci_high
+
+
+def test_secondary_labels_feed_label_set_f1() -> None:
+    items = [item("1", "a", ["b"])]
+    report = evaluate([result("1", "a", secondary=["c"])], items, n_boot=10)
+    assert report.label_set_f1 == pytest.approx(0.5)  # tp 1, fp 1, fn 1
