@@ -38,7 +38,7 @@ class DatasetItem(BaseModel):
     notes: str = Field(default="", description="Why the label was chosen; not scored")
 
     @model_validator(mode="after")
-    def _secondary_excludes_primary(self) -> "DatasetItem":
+    def _secondary_excludes_primary(self) -> DatasetItem:
         if self.primary in self.secondary:
             raise ValueError(f"secondary repeats the primary label {self.primary!r}")
         return self

@@ -241,19 +241,26 @@ def render_html(report: EvalReport) -> str:
         f'<p class="producer">Produced by {escape(producer(report))}. {report.n} papers.</p>',
         f'<p class="notice">{escape(notice)}</p>' if notice else "",
         f'<h2>Headline</h2><div class="headline">{cards}</div>',
-        "<p class=\"muted\">Papers with no usable answer (invalid, error, skipped or missing) count as wrong.</p>",
+        '<p class="muted">Papers with no usable answer (invalid, error, skipped or missing) count as wrong.</p>',
         f"<h2>Run</h2>{_kv_table(_fact_rows(report))}",
-        "<h2>Confusion matrix</h2><p class=\"muted\">Rows: gold label. Columns: predicted label. "
-        "Darker means more papers; green cells are correct; the red dashed column is papers with no answer.</p>",
+        (
+            '<h2>Confusion matrix</h2><p class="muted">Rows: gold label. Columns: predicted label. '
+            "Darker means more papers; green cells are correct; the red dashed column is papers "
+            "with no answer.</p>"
+        ),
         _confusion_html(report),
         f"<h2>Per class</h2>{per_class}",
         f"<h2>Calibration</h2><p>Expected calibration error: <b>{num(report.ece)}</b></p>{calibration}",
         f"<h2>Coverage vs accuracy</h2>{coverage}",
         f"<h2>TL;DR</h2>{_kv_table(_tldr_rows(report))}",
-        f"<h2>Papers</h2><p class=\"muted\">{WRONG_MARK} wrong primary label (red row); "
-        f"{UNGROUNDED_MARK} TL;DR with a number or term not in the title or abstract (yellow).</p>",
-        "<table><tr><th></th><th>id</th><th>title</th><th>gold</th><th>answer</th><th>confidence</th>"
-        f"<th>TL;DR</th><th>ROUGE-L</th></tr>{papers}</table>",
+        (
+            f'<h2>Papers</h2><p class="muted">{WRONG_MARK} wrong primary label (red row); '
+            f"{UNGROUNDED_MARK} TL;DR with a number or term not in the title or abstract (yellow).</p>"
+        ),
+        (
+            "<table><tr><th></th><th>id</th><th>title</th><th>gold</th><th>answer</th>"
+            f"<th>confidence</th><th>TL;DR</th><th>ROUGE-L</th></tr>{papers}</table>"
+        ),
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p) + "\n"
