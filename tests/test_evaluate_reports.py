@@ -34,8 +34,16 @@ def item(pid: str, primary: str, title: str = "") -> DatasetItem:
 
 
 def result(pid: str, primary: str | None, status: str = "ok", backend: str = "openai") -> PaperResult:
-    return PaperResult(id=pid, title=f"Paper {pid}", primary=primary, status=status, confidence=0.7,
-                       tldr="Proposes X.", backend=backend, model="m1")
+    return PaperResult(
+        id=pid,
+        title=f"Paper {pid}",
+        primary=primary,
+        status=status,
+        confidence=0.7,
+        tldr="Proposes X.",
+        backend=backend,
+        model="m1",
+    )
 
 
 def write_jsonl(path: Path, rows: list[str]) -> Path:
@@ -80,7 +88,9 @@ def test_results_file_skips_blank_lines_and_rejects_bad_ones(tmp_path: Path) -> 
     good = result("1", "a").model_dump_json()
     assert len(load_results(write_jsonl(tmp_path / "r.jsonl", ["", good, "  "]))) == 1
     with pytest.raises(DatasetError, match=r"r\.jsonl:2: invalid result record, field 'status'"):
-        load_results(write_jsonl(tmp_path / "r.jsonl", [good, json.dumps({"id": "2", "title": "t", "status": "??"})]))
+        load_results(
+            write_jsonl(tmp_path / "r.jsonl", [good, json.dumps({"id": "2", "title": "t", "status": "??"})])
+        )
 
 
 # --------------------------------------------------------------------------- reports
@@ -88,8 +98,11 @@ def test_results_file_skips_blank_lines_and_rejects_bad_ones(tmp_path: Path) -> 
 
 def small_report(backend: str = "openai", title: str = "") -> EvalReport:
     items = [item("1", "rag", title), item("2", "other"), item("3", "other")]
-    results = [result("1", "rag", backend=backend), result("2", "rag", backend=backend),
-               result("3", None, status="invalid", backend=backend)]
+    results = [
+        result("1", "rag", backend=backend),
+        result("2", "rag", backend=backend),
+        result("3", None, status="invalid", backend=backend),
+    ]
     return evaluate(results, items, n_boot=50, dataset_name="toy")
 
 
@@ -136,7 +149,10 @@ RUN_B = [result("1", "rag"), result("2", "rag"), result("3", "rag"), result("4",
 
 def test_compare_lists_exactly_the_flipped_papers() -> None:
     comp = compare(RUN_A, RUN_B, ITEMS, n_boot=100)
-    assert [(f.id, f.a, f.b, f.gold) for f in comp.flips] == [("2", "other", "rag", "rag"), ("3", "other", "rag", "other")]
+    assert [(f.id, f.a, f.b, f.gold) for f in comp.flips] == [
+        ("2", "other", "rag", "rag"),
+        ("3", "other", "rag", "other"),
+    ]
     assert (comp.mcnemar.b, comp.mcnemar.c, comp.mcnemar.p_value) == (1, 1, 1.0)
     assert comp.accuracy_diff.value == 0.0
 

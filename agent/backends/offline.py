@@ -39,25 +39,34 @@ ABBREVIATIONS = ("e.g", "i.e", "et al", "etc", "vs", "cf", "Fig", "Eq", "Sec", "
 SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$])")
 
 CONTRIB_STRONG_RE = re.compile(
-    r"\b(?:we|this (?:paper|work|study|article|letter|report)|our (?:work|paper|method|approach|framework|model))\s+"
+    r"\b(?:we|this (?:paper|work|study|article|letter|(?:technical )?report)|our (?:work|paper|method|approach|framework|model))\s+"
     r"(?:\w+\s+){0,3}?(?:propose|proposes|introduce|introduces|present|presents|develop|develops|"
     r"design|designs|devise|devises|formulate|formulates|put forward|puts forward|build|builds|"
     r"construct|constructs|release|releases|contribute|contributes|unveil)\b"
-    r"|\b(?:is|are) (?:a|an) (?:novel|new|simple|unified|general|lightweight|efficient)\b"
-    r"|^(?:We|This paper|This work)\b",
+    r"|\b(?:is|are) (?:a|an) (?:novel|new|simple|unified|general|lightweight|efficient)\b",
     re.IGNORECASE,
 )
 CONTRIB_WEAK_RE = re.compile(
-    r"\b(?:we|this (?:paper|work|study))\s+(?:\w+\s+){0,2}?(?:investigate|study|explore|examine|"
+    r"^(?:We|This paper|This work)\b|\b(?:we|this (?:paper|work|study))\s+(?:\w+\s+){0,2}?(?:investigate|study|explore|examine|"
     r"analy[sz]e|tackle|address|show|demonstrate|evaluate|compare|report)\b",
     re.IGNORECASE,
 )
-RESULT_RE = re.compile(
+RESULT_VERB_RE = re.compile(
     r"\b(?:outperform\w*|surpass\w*|improv\w*|achiev\w*|gain\w*|boost\w*|reduc\w*|speed-?up\w*|"
-    r"state-of-the-art|SOTA|significantly|consistently|exceed\w*|lift\w*|increase\w*|"
-    r"deployed|A/B)\b|\d+(?:\.\d+)?\s?(?:%|x\b|×|\$\\times\$)",
+    r"exceed\w*|lift\w*|increase\w*|state-of-the-art|SOTA|beats?)\b",
     re.IGNORECASE,
 )
+EVAL_RE = re.compile(
+    r"\b(?:experiments?|evaluat\w*|results?|show\w*|demonstrat\w*|validat\w*|empirical\w*|"
+    r"deployed|deployment|online A/B|A/B test\w*|benchmarks?)\b",
+    re.IGNORECASE,
+)
+RESULT_LEAD_RE = re.compile(
+    r"^(?:(?:Extensive|Comprehensive|Our|Offline|Online|Empirical|Experimental)\s+)*"
+    r"(?:experiments?|experimental results|evaluations?|results|empirical results|A/B tests?)\b",
+    re.IGNORECASE,
+)
+NUMBER_RE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|x\b|×|\$\\times\$|\\%)|\d+\.\d+")
 NOT_RESULT_RE = re.compile(r"\b(?:code|data|dataset|implementation)s?\b.{0,40}\b(?:available|released|github)\b|https?://", re.I)
 LEAD_IN_RE = re.compile(
     r"^(?:(?:In|Within) (?:this|the present) (?:paper|work|study|article|letter)|To (?:this end|that end)|"
@@ -67,7 +76,8 @@ LEAD_IN_RE = re.compile(
     r"However|Finally|First|Second|Here|Instead|Concretely|Overall|In summary)),\s+",
     re.IGNORECASE,
 )
-CLAUSE_RE = re.compile(r",\s+|;\s+|:\s+|\s+(?:which|where|while|whereas|by|through|via|with|that)\s+")
+# Cut only where a clause ends: never between a verb and its object ("show that ...").
+CLAUSE_RE = re.compile(r",\s+|;\s+|:\s+|\s+--?\s+|\s+(?:while|whereas)\s+")
 
 
 def split_sentences(text: str) -> list[tuple[int, str]]:
@@ -293,12 +303,7 @@ class OfflineBackend:
         if idx is None:
             idx = next((i for i, s in enumerate(sentences) if CONTRIB_WEAK_RE.search(s)), 0)
         main = _end(_strip_lead_in(sentences[idx]))
-        result = None
-        later = sentences[idx + 1 :]
-        candidates = [s for s in later if RESULT_RE.search(s) and not NOT_RESULT_RE.search(s)]
-        with_numbers = [s for s in candidates if re.search(r"\d", s)]
-        if with_numbers or candidates:
-            result = _end(_strip_lead_in((with_numbers or candidates)[0]))
+        result = self._headline_result(sentences[idx + 1 :])
         main_words = len(_words(main))
         if main_words >= MAX_TLDR_WORDS:
             return trim_to_words(main, MAX_TLDR_WORDS)
@@ -312,6 +317,22 @@ class OfflineBackend:
             if not short.endswith("…"):
                 return f"{main} {short}"
         return main
+
+    @staticmethod
+    def _headline_result(sentences: list[str]) -> str | None:
+        """The sentence reporting the main result: evaluation words, an improvement, numbers."""
+        best, best_score = None, 0
+        for s in sentences:
+            if NOT_RESULT_RE.search(s) or CONTRIB_STRONG_RE.search(s):
+                continue
+            verb, evals, nums = bool(RESULT_VERB_RE.search(s)), bool(EVAL_RE.search(s)), bool(NUMBER_RE.search(s))
+            lead = bool(RESULT_LEAD_RE.search(s))
+            if not (lead or (verb and (evals or nums)) or (evals and nums)):
+                continue
+            score = 2 * verb + evals + 2 * nums + 3 * lead
+            if score > best_score:
+                best, best_score = s, score
+        return _end(_strip_lead_in(best)) if best else None
 
     def evidence(self, paper: Paper, label: str, best_hit: dict[str, tuple[float, int, int]]) -> str:
         """A short span of the abstract around the strongest cue for ``label``."""

@@ -87,7 +87,9 @@ def load_run(source: str | Path) -> list[PaperResult]:
     if p.is_dir():
         results = p / "results.jsonl"
         if not results.is_file():
-            raise DatasetError(f"{p}: no results.jsonl in this folder; pass an eval output folder or a results file")
+            raise DatasetError(
+                f"{p}: no results.jsonl in this folder; pass an eval output folder or a results file"
+            )
         return load_results(results)
     return load_results(p)
 
@@ -120,7 +122,9 @@ def _metrics(a: EvalReport, b: EvalReport) -> list[MetricDelta]:
         ("cost", a.facts.cost_usd, b.facts.cost_usd, "lower", "usd"),
     ]
     return [
-        MetricDelta(name=n, a=x, b=y, delta=None if x is None or y is None else y - x, better=better, unit=unit)
+        MetricDelta(
+            name=n, a=x, b=y, delta=None if x is None or y is None else y - x, better=better, unit=unit
+        )
         for n, x, y, better, unit in pairs
     ]
 
@@ -166,8 +170,15 @@ def compare(
         mcnemar=McNemar(b=b, c=c, p_value=mcnemar_exact(b, c)),
         accuracy_diff=Estimate(value=rep_b.accuracy.value - rep_a.accuracy.value, ci_low=lo, ci_high=hi),
         flips=[
-            Flip(id=pa.id, title=pa.title, gold=pa.gold, a=pa.answer, b=pb.answer,
-                 a_correct=pa.correct, b_correct=pb.correct)
+            Flip(
+                id=pa.id,
+                title=pa.title,
+                gold=pa.gold,
+                a=pa.answer,
+                b=pb.answer,
+                a_correct=pa.correct,
+                b_correct=pb.correct,
+            )
             for pa, pb in pairs
             if pa.answer != pb.answer
         ],
@@ -194,8 +205,10 @@ def _fmt(value: float | None, unit: Unit, signed: bool = False) -> str:
 
 
 def _describe(side: RunSide) -> str:
-    return (f"{side.source} (backend {', '.join(side.backends) or '?'}, model {', '.join(side.models) or '?'}"
-            f"{', prompt ' + ', '.join(side.prompt_versions) if side.prompt_versions else ''})")
+    return (
+        f"{side.source} (backend {', '.join(side.backends) or '?'}, model {', '.join(side.models) or '?'}"
+        f"{', prompt ' + ', '.join(side.prompt_versions) if side.prompt_versions else ''})"
+    )
 
 
 def _verdict(comp: Comparison) -> str:
@@ -212,40 +225,57 @@ def _mark(correct: bool) -> str:
 
 def format_comparison_text(comp: Comparison) -> str:
     """Plain-text summary for a terminal: metrics table, significance, changed answers."""
-    lines = [f"A: {_describe(comp.run_a)}", f"B: {_describe(comp.run_b)}",
-             f"Paired papers: {comp.n_papers}"]
+    lines = [f"A: {_describe(comp.run_a)}", f"B: {_describe(comp.run_b)}", f"Paired papers: {comp.n_papers}"]
     if comp.missing_from_a or comp.missing_from_b:
-        lines.append(f"Left out (no result): {len(comp.missing_from_a)} missing from A, "
-                     f"{len(comp.missing_from_b)} missing from B")
+        lines.append(
+            f"Left out (no result): {len(comp.missing_from_a)} missing from A, "
+            f"{len(comp.missing_from_b)} missing from B"
+        )
     width = max(len(m.name) for m in comp.metrics)
     lines += ["", f"{'metric':<{width}}  {'A':>10}  {'B':>10}  {'B−A':>10}  better"]
     for m in comp.metrics:
-        lines.append(f"{m.name:<{width}}  {_fmt(m.a, m.unit):>10}  {_fmt(m.b, m.unit):>10}  "
-                     f"{_fmt(m.delta, m.unit, signed=True):>10}  {m.better}")
+        lines.append(
+            f"{m.name:<{width}}  {_fmt(m.a, m.unit):>10}  {_fmt(m.b, m.unit):>10}  "
+            f"{_fmt(m.delta, m.unit, signed=True):>10}  {m.better}"
+        )
     lines += ["", _verdict(comp), "", f"Changed answers: {len(comp.flips)}"]
     for f in comp.flips:
-        lines.append(f"  {f.id}  gold {f.gold}: A {f.a} {_mark(f.a_correct)} -> B {f.b} {_mark(f.b_correct)}  {f.title}")
+        lines.append(
+            f"  {f.id}  gold {f.gold}: A {f.a} {_mark(f.a_correct)} -> B {f.b} {_mark(f.b_correct)}  {f.title}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def render_comparison_markdown(comp: Comparison) -> str:
     """``compare.md``: the same content as the terminal text, as Markdown tables."""
+
     def esc(s: str) -> str:
         return s.replace("|", "\\|")
 
-    lines = ["# paper-agent eval comparison", "", f"- **A**: {esc(_describe(comp.run_a))}",
-             f"- **B**: {esc(_describe(comp.run_b))}", f"- Paired papers: {comp.n_papers}"]
+    lines = [
+        "# paper-agent eval comparison",
+        "",
+        f"- **A**: {esc(_describe(comp.run_a))}",
+        f"- **B**: {esc(_describe(comp.run_b))}",
+        f"- Paired papers: {comp.n_papers}",
+    ]
     if comp.missing_from_a or comp.missing_from_b:
-        lines.append(f"- Left out (no result): A {', '.join(comp.missing_from_a) or 'none'}; "
-                     f"B {', '.join(comp.missing_from_b) or 'none'}")
+        lines.append(
+            f"- Left out (no result): A {', '.join(comp.missing_from_a) or 'none'}; "
+            f"B {', '.join(comp.missing_from_b) or 'none'}"
+        )
     lines += ["", "| metric | A | B | B−A | better |", "|---|---|---|---|---|"]
-    lines += [f"| {m.name} | {_fmt(m.a, m.unit)} | {_fmt(m.b, m.unit)} | {_fmt(m.delta, m.unit, True)} | {m.better} |"
-              for m in comp.metrics]
+    lines += [
+        f"| {m.name} | {_fmt(m.a, m.unit)} | {_fmt(m.b, m.unit)} | {_fmt(m.delta, m.unit, True)} | {m.better} |"
+        for m in comp.metrics
+    ]
     lines += ["", _verdict(comp), "", f"## Changed answers ({len(comp.flips)})", ""]
     if comp.flips:
         lines += ["| id | gold | A | B | title |", "|---|---|---|---|---|"]
-        lines += [f"| {f.id} | {f.gold} | {f.a} {_mark(f.a_correct)} | {f.b} {_mark(f.b_correct)} | {esc(f.title)} |"
-                  for f in comp.flips]
+        lines += [
+            f"| {f.id} | {f.gold} | {f.a} {_mark(f.a_correct)} | {f.b} {_mark(f.b_correct)} | {esc(f.title)} |"
+            for f in comp.flips
+        ]
     else:
         lines.append("None: both runs gave the same answer on every paper.")
     return "\n".join(lines) + "\n"

@@ -110,8 +110,10 @@ def check_labels(items: Iterable[DatasetItem], taxonomy: Taxonomy, origin: str =
             if label not in known:
                 unknown.setdefault(label, []).append(item.id)
     if unknown:
-        parts = "; ".join(f"{label!r} (ids {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
-                          for label, ids in sorted(unknown.items()))
+        parts = "; ".join(
+            f"{label!r} (ids {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
+            for label, ids in sorted(unknown.items())
+        )
         raise DatasetError(
             f"{origin}: label(s) not in taxonomy {taxonomy.name} ({', '.join(taxonomy.names)}): {parts}"
         )

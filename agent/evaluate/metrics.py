@@ -251,7 +251,7 @@ def coverage_curve(
     order = sorted(range(n), key=lambda i: confidences[i])
     points = []
     for share in set_aside:
-        kept = order[math.floor(share * n + 1e-9):]
+        kept = order[math.floor(share * n + 1e-9) :]
         points.append(
             CoveragePoint(
                 set_aside=share,
@@ -595,6 +595,8 @@ def evaluate(
     )
 
 
-def _ci(samples: Sequence[T], stat: Callable[[Sequence[T]], float], n_boot: int, seed: int) -> dict[str, float]:
+def _ci(
+    samples: Sequence[T], stat: Callable[[Sequence[T]], float], n_boot: int, seed: int
+) -> dict[str, float]:
     lo, hi = bootstrap_ci(samples, stat, n_boot=n_boot, seed=seed)
     return {"ci_low": lo, "ci_high": hi}

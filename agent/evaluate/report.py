@@ -92,6 +92,33 @@ def _tldr_rows(report: EvalReport) -> list[tuple[str, str]]:
     ]
 
 
+Table = tuple[list[str], list[list[str]]]
+
+
+def _per_class_table(report: EvalReport) -> Table:
+    header = ["label", "precision", "recall", "F1", "support", "predicted"]
+    rows = [
+        [c.label, num(c.precision), num(c.recall), num(c.f1), str(c.support), str(c.predicted)]
+        for c in report.per_class
+    ]
+    return header, rows
+
+
+def _calibration_table(report: EvalReport) -> Table:
+    header = ["confidence", "papers", "mean confidence", "accuracy"]
+    rows = [
+        [f"{b.lo:.1f}–{b.hi:.1f}", str(b.count), num(b.mean_confidence), pct(b.accuracy)]
+        for b in report.calibration
+    ]
+    return header, rows
+
+
+def _coverage_table(report: EvalReport) -> Table:
+    header = ["set aside (least confident)", "papers kept", "accuracy", "lowest kept confidence"]
+    rows = [[pct(p.set_aside), str(p.kept), pct(p.accuracy), num(p.min_confidence)] for p in report.coverage]
+    return header, rows
+
+
 # --------------------------------------------------------------------------- markdown
 
 
@@ -104,66 +131,77 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _md_paper_row(p: PaperRow) -> list[str]:
+    flag = f"{UNGROUNDED_MARK} {', '.join(p.ungrounded)}" if p.ungrounded else ""
+    mark = RIGHT_MARK if p.correct else WRONG_MARK
+    return [mark, p.id, p.gold, p.answer, num(p.confidence, 2), num(p.rouge_l, 2), flag, p.title]
+
+
 def render_markdown(report: EvalReport) -> str:
     """The report as Markdown: same sections as the HTML, readable in a diff or a PR."""
+    cm = report.confusion
     out = [f"# paper-agent eval: {report.dataset or 'dataset'}", "", f"Produced by {producer(report)}."]
     if notice := offline_notice(report):
         out += ["", f"> **{notice}**"]
-    out += ["", "## Headline", "", _md_table(["metric", "value", ""], [list(r) for r in _headline(report)])]
-    out += ["", "## Run", "", _md_table(["fact", "value"], [list(r) for r in _fact_rows(report)])]
-    cm = report.confusion
-    out += ["", "## Confusion matrix (rows gold, columns predicted)", ""]
-    out.append(_md_table(["gold \\ predicted", *cm.columns], [[g, *map(str, c)] for g, c in zip(cm.rows, cm.counts)]))
-    out += ["", "## Per class", ""]
-    out.append(_md_table(
-        ["label", "precision", "recall", "F1", "support", "predicted"],
-        [[c.label, num(c.precision), num(c.recall), num(c.f1), str(c.support), str(c.predicted)] for c in report.per_class],
-    ))
-    out += ["", "## Calibration", ""]
-    out.append(_md_table(
-        ["confidence", "papers", "mean confidence", "accuracy"],
-        [[f"{b.lo:.1f}–{b.hi:.1f}", str(b.count), num(b.mean_confidence), pct(b.accuracy)] for b in report.calibration],
-    ))
-    out += ["", "## Coverage vs accuracy", ""]
-    out.append(_md_table(
-        ["set aside (least confident)", "papers kept", "accuracy", "lowest kept confidence"],
-        [[pct(p.set_aside), str(p.kept), pct(p.accuracy), num(p.min_confidence)] for p in report.coverage],
-    ))
-    out += ["", "## TL;DR", "", _md_table(["check", "value"], [list(r) for r in _tldr_rows(report)])]
-    out += ["", "## Papers", ""]
-    out.append(_md_table(
-        ["", "id", "gold", "answer", "confidence", "ROUGE-L", "ungrounded", "title"],
-        [[RIGHT_MARK if p.correct else WRONG_MARK, p.id, p.gold, p.answer, num(p.confidence, 2),
-          num(p.rouge_l, 2), (UNGROUNDED_MARK + " " + ", ".join(p.ungrounded)) if p.ungrounded else "", p.title]
-         for p in report.papers],
-    ))
+    sections: list[tuple[str, Table]] = [
+        ("Headline", (["metric", "value", ""], [list(r) for r in _headline(report)])),
+        ("Run", (["fact", "value"], [list(r) for r in _fact_rows(report)])),
+        (
+            "Confusion matrix (rows gold, columns predicted)",
+            (["gold \\ predicted", *cm.columns], [[g, *map(str, c)] for g, c in zip(cm.rows, cm.counts)]),
+        ),
+        ("Per class", _per_class_table(report)),
+        (f"Calibration (ECE {num(report.ece)})", _calibration_table(report)),
+        ("Coverage vs accuracy", _coverage_table(report)),
+        ("TL;DR", (["check", "value"], [list(r) for r in _tldr_rows(report)])),
+        (
+            "Papers",
+            (
+                ["", "id", "gold", "answer", "confidence", "ROUGE-L", "ungrounded", "title"],
+                [_md_paper_row(p) for p in report.papers],
+            ),
+        ),
+    ]
+    for title, (header, rows) in sections:
+        out += ["", f"## {title}", "", _md_table(header, rows)]
     return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- HTML
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1f2328}
-h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1f2328}
+h1{font-size:1.5rem;margin-bottom:.2rem}
+h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
+table{border-collapse:collapse;margin:.5rem 0}
+th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.producer{color:#57606a}.notice{background:#fff8c5;border:1px solid #d4a72c;padding:.6rem .8rem;border-radius:6px;font-weight:600}
-.headline{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d0d7de;border-radius:6px;padding:.6rem 1rem;min-width:12rem}
-.card .v{font-size:1.6rem;font-weight:700}.card .ci{color:#57606a}
-table.cm td{text-align:center;min-width:3.2rem}table.cm td.diag{outline:2px solid #1a7f37;outline-offset:-2px}
-table.cm th.noanswer,table.cm td.noanswer{border-left:3px dashed #cf222e}table.cm th.noanswer{background:#ffebe9;color:#82071e}
+.producer,.muted,.card .ci{color:#57606a}
+.notice{background:#fff8c5;border:1px solid #d4a72c;padding:.6rem .8rem;border-radius:6px;font-weight:600}
+.headline{display:flex;gap:1rem;flex-wrap:wrap}
+.card{border:1px solid #d0d7de;border-radius:6px;padding:.6rem 1rem;min-width:12rem}
+.card .v{font-size:1.6rem;font-weight:700}
+table.cm td{text-align:center;min-width:3.2rem}
+table.cm td.diag{outline:2px solid #1a7f37;outline-offset:-2px}
+table.cm th.noanswer,table.cm td.noanswer{border-left:3px dashed #cf222e}
+table.cm th.noanswer{background:#ffebe9;color:#82071e}
 tr.wrong td{background:#ffebe9}tr.wrong td.mark{color:#cf222e;font-weight:700}td.mark{color:#1a7f37}
-td.ungrounded{background:#fff8c5}span.flag{color:#9a6700;font-weight:600}.muted{color:#57606a}
+td.ungrounded{background:#fff8c5}span.flag{color:#9a6700;font-weight:600}
 """
 
 
 def _kv_table(rows: list[tuple[str, str]]) -> str:
-    return "<table>" + "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows) + "</table>"
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
 
 
 def _grid_table(header: list[str], rows: list[list[str]]) -> str:
+    """First column is a name, the rest are numbers (right-aligned)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f'<td class="n">{escape(c)}</td>' for c in row) + "</tr>" for row in rows)
+    body = ""
+    for name, *values in rows:
+        cells = "".join(f'<td class="n">{escape(v)}</td>' for v in values)
+        body += f"<tr><th>{escape(name)}</th>{cells}</tr>"
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -175,10 +213,13 @@ def _cell_style(count: int, peak: int, rgb: str) -> str:
 
 
 def _confusion_html(report: EvalReport) -> str:
+    """Colour-scaled grid: green diagonal, blue confusions, a red dashed no-answer column."""
     cm = report.confusion
     peak = max((c for row in cm.counts for c in row), default=0)
     head = "".join(
-        f'<th class="noanswer">{escape(NO_ANSWER_MARK + " " + col)}</th>' if col == NO_ANSWER else f"<th>{escape(col)}</th>"
+        f'<th class="noanswer">{escape(f"{NO_ANSWER_MARK} {col}")}</th>'
+        if col == NO_ANSWER
+        else f"<th>{escape(col)}</th>"
         for col in cm.columns
     )
     body = []
@@ -193,7 +234,7 @@ def _confusion_html(report: EvalReport) -> str:
 
 
 def _paper_row_html(p: PaperRow) -> str:
-    mark = RIGHT_MARK if p.correct else WRONG_MARK
+    """A wrong label makes the row red with ✗; an ungrounded TL;DR turns its cell yellow with ⚠."""
     title = escape(p.title)
     if p.url:
         title = f'<a href="{escape(p.url)}">{title}</a>'
@@ -204,10 +245,12 @@ def _paper_row_html(p: PaperRow) -> str:
     tldr_cls = ""
     if p.ungrounded:
         tldr_cls = ' class="ungrounded"'
-        tldr += f'<br><span class="flag">{UNGROUNDED_MARK} ungrounded: {escape(", ".join(p.ungrounded))}</span>'
+        flagged = escape(", ".join(p.ungrounded))
+        tldr += f'<br><span class="flag">{UNGROUNDED_MARK} ungrounded: {flagged}</span>'
+    mark, row_cls = (RIGHT_MARK, "right") if p.correct else (WRONG_MARK, "wrong")
     return (
-        f'<tr class="{"right" if p.correct else "wrong"}"><td class="mark">{mark}</td><td>{escape(p.id)}</td>'
-        f"<td>{title}</td><td>{escape(p.gold)}</td><td>{answer}</td><td class=\"n\">{p.confidence:.2f}</td>"
+        f'<tr class="{row_cls}"><td class="mark">{mark}</td><td>{escape(p.id)}</td><td>{title}</td>'
+        f'<td>{escape(p.gold)}</td><td>{answer}</td><td class="n">{p.confidence:.2f}</td>'
         f'<td{tldr_cls}>{tldr}</td><td class="n">{num(p.rouge_l, 2)}</td></tr>'
     )
 
@@ -215,22 +258,11 @@ def _paper_row_html(p: PaperRow) -> str:
 def render_html(report: EvalReport) -> str:
     """One self-contained HTML page: inline CSS, no scripts, no external assets."""
     cards = "".join(
-        f'<div class="card"><div>{escape(k)}</div><div class="v">{escape(v)}</div><div class="ci">{escape(note)}</div></div>'
+        f'<div class="card"><div>{escape(k)}</div><div class="v">{escape(v)}</div>'
+        f'<div class="ci">{escape(note)}</div></div>'
         for k, v, note in _headline(report)
     )
     notice = offline_notice(report)
-    per_class = _grid_table(
-        ["label", "precision", "recall", "F1", "support", "predicted"],
-        [[c.label, num(c.precision), num(c.recall), num(c.f1), str(c.support), str(c.predicted)] for c in report.per_class],
-    )
-    calibration = _grid_table(
-        ["confidence", "papers", "mean confidence", "accuracy"],
-        [[f"{b.lo:.1f}–{b.hi:.1f}", str(b.count), num(b.mean_confidence), pct(b.accuracy)] for b in report.calibration],
-    )
-    coverage = _grid_table(
-        ["set aside (least confident)", "papers kept", "accuracy", "lowest kept confidence"],
-        [[pct(p.set_aside), str(p.kept), pct(p.accuracy), num(p.min_confidence)] for p in report.coverage],
-    )
     papers = "".join(_paper_row_html(p) for p in report.papers)
     name = escape(report.dataset or "dataset")
     parts = [
@@ -241,7 +273,7 @@ def render_html(report: EvalReport) -> str:
         f'<p class="producer">Produced by {escape(producer(report))}. {report.n} papers.</p>',
         f'<p class="notice">{escape(notice)}</p>' if notice else "",
         f'<h2>Headline</h2><div class="headline">{cards}</div>',
-        '<p class="muted">Papers with no usable answer (invalid, error, skipped or missing) count as wrong.</p>',
+        '<p class="muted">Papers with no usable answer (invalid, error, skipped, missing) count as wrong.</p>',
         f"<h2>Run</h2>{_kv_table(_fact_rows(report))}",
         (
             '<h2>Confusion matrix</h2><p class="muted">Rows: gold label. Columns: predicted label. '
@@ -249,9 +281,10 @@ def render_html(report: EvalReport) -> str:
             "with no answer.</p>"
         ),
         _confusion_html(report),
-        f"<h2>Per class</h2>{per_class}",
-        f"<h2>Calibration</h2><p>Expected calibration error: <b>{num(report.ece)}</b></p>{calibration}",
-        f"<h2>Coverage vs accuracy</h2>{coverage}",
+        f"<h2>Per class</h2>{_grid_table(*_per_class_table(report))}",
+        f"<h2>Calibration</h2><p>Expected calibration error: <b>{num(report.ece)}</b></p>",
+        _grid_table(*_calibration_table(report)),
+        f"<h2>Coverage vs accuracy</h2>{_grid_table(*_coverage_table(report))}",
         f"<h2>TL;DR</h2>{_kv_table(_tldr_rows(report))}",
         (
             f'<h2>Papers</h2><p class="muted">{WRONG_MARK} wrong primary label (red row); '
