@@ -12,7 +12,18 @@ from agent.backends.base import Analysis, Backend
 from agent.batch import triage
 from agent.errors import ConfigError, DatasetError, InputError, OutputError, PaperAgentError, TaxonomyError
 from agent.ingest import detect_format, iter_papers, load_papers, parse_text
-from agent.outputs import read_results, render_markdown
+from agent.evaluate import (
+    Comparison,
+    EvalReport,
+    compare,
+    evaluate,
+    load_dataset,
+    load_results,
+    run_eval,
+    score_file,
+    write_reports,
+)
+from agent.outputs import render_markdown
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
 from agent.settings import Settings
@@ -24,7 +35,9 @@ __all__ = [
     "Agent",
     "Analysis",
     "Backend",
+    "Comparison",
     "ConfigError",
+    "EvalReport",
     "DatasetError",
     "InputError",
     "OutputError",
@@ -36,12 +49,18 @@ __all__ = [
     "Taxonomy",
     "TaxonomyError",
     "Usage",
+    "compare",
     "detect_format",
+    "evaluate",
     "iter_papers",
+    "load_dataset",
     "load_papers",
+    "load_results",
     "load_taxonomy",
     "parse_text",
-    "read_results",
     "render_markdown",
+    "run_eval",
+    "score_file",
     "triage",
+    "write_reports",
 ]

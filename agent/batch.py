@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from agent.ingest import iter_papers
-from agent.outputs import make_writer, read_results
+from agent.evaluate.dataset import load_results
+from agent.outputs import make_writer
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult
 
@@ -35,7 +36,7 @@ def triage(
     stats = RunStats()
     previous: dict[str, PaperResult] = {}
     if retry_errors is not None:
-        previous = {r.id: r for r in read_results(retry_errors)}
+        previous = {r.id: r for r in load_results(retry_errors)}
     writer = make_writer(fmt, output, agent.taxonomy, agent.notice)
     papers: Iterator[Paper] = iter_papers(inputs, input_format)
     try:

@@ -26,7 +26,9 @@ app = typer.Typer(
     help="Triage arXiv digests: method-type labels, English TL;DRs, cached results, evals.",
 )
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect or empty the result cache.")
+eval_app = typer.Typer(help="Score the agent against hand labels (default: the 40 seed papers), or compare two runs.")
 app.add_typer(cache_app, name="cache")
+app.add_typer(eval_app, name="eval")
 err = Console(stderr=True)
 
 BackendOpt = typer.Option(None, "--backend", help="auto | offline | openai (default: auto)")
@@ -179,6 +181,73 @@ def cache_explain(
     agent = _agent(backend=backend, model=model, base_url=base_url, taxonomy=taxonomy, mode=mode,
                    temperature=temperature, max_tokens=max_tokens, cache_dir=cache_dir)  # fmt: skip
     typer.echo(json.dumps(agent.explain(paper), indent=2))
+
+
+# ---------------------------------------------------------------------------- eval
+
+
+@eval_app.callback(invoke_without_command=True)
+def eval_run(
+    ctx: typer.Context,
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Labelled JSONL (default: built-in seed dataset)"),
+    results: Optional[Path] = typer.Option(None, "--results", help="Score this results file; call no model"),
+    out: Path = typer.Option(Path("eval-out"), "-o", "--out", help="Folder for metrics.json, report.md, report.html"),
+    backend: Optional[str] = BackendOpt,
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    taxonomy: Optional[Path] = TaxonomyOpt,
+    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json"),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-j"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (reports are reproducible)"),
+) -> None:
+    """Run the agent over a labelled dataset and write metrics.json, report.md and report.html."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from agent.evaluate import score_file
+    from agent.evaluate.runner import run_eval
+    from agent.taxonomy import load_taxonomy
+
+    _setup_logging(False)
+    if results is not None:
+        report, paths = score_file(results, dataset, out, taxonomy=load_taxonomy(taxonomy), seed=seed)
+    else:
+        agent = _agent(backend=backend, model=model, base_url=base_url, taxonomy=taxonomy, mode=mode,
+                       concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir)  # fmt: skip
+        if agent.notice:
+            err.print(f"[yellow]note:[/] {agent.notice}", highlight=False, soft_wrap=True)
+        try:
+            report, paths = run_eval(agent, dataset, out, seed=seed)
+        finally:
+            agent.close()
+    acc, f1 = report.accuracy, report.macro_f1
+    typer.echo(
+        f"accuracy {acc.value:.3f} [95% CI {acc.ci_low:.3f}, {acc.ci_high:.3f}]  "
+        f"macro-F1 {f1.value:.3f} [{f1.ci_low:.3f}, {f1.ci_high:.3f}]  n={report.n}"
+    )
+    for name, path in paths.items():
+        typer.echo(f"{name}: {path}")
+
+
+@eval_app.command("compare")
+def eval_compare(
+    run_a: Path = typer.Argument(..., help="Eval folder or results JSONL (baseline)"),
+    run_b: Path = typer.Argument(..., help="Eval folder or results JSONL (candidate)"),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Labelled JSONL (default: built-in seed dataset)"),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Folder for compare.md and compare.json"),
+    taxonomy: Optional[Path] = TaxonomyOpt,
+) -> None:
+    """Side-by-side metrics, McNemar test, paired bootstrap, and every paper whose label changed."""
+    from agent.evaluate import compare, format_comparison_text, load_dataset, write_comparison
+    from agent.evaluate.runner import default_dataset
+    from agent.taxonomy import load_taxonomy
+
+    comp = compare(run_a, run_b, load_dataset(dataset or default_dataset()), taxonomy=load_taxonomy(taxonomy))
+    typer.echo(format_comparison_text(comp))
+    if out is not None:
+        for name, path in write_comparison(comp, out).items():
+            typer.echo(f"{name}: {path}")
 
 
 # ---------------------------------------------------------------------------- entry point

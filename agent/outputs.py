@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import sys
 import time
@@ -189,23 +188,3 @@ def make_writer(fmt: str, path: str | Path | None, taxonomy: Taxonomy, notice: s
     if fmt == "md":
         return MarkdownWriter(p, taxonomy, notice)
     raise OutputError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
-
-
-def read_results(path: str | Path) -> list[PaperResult]:
-    """Read a JSONL results file (for ``--retry-errors`` and ``eval --results``)."""
-    from agent.errors import DatasetError
-
-    p = Path(path)
-    out: list[PaperResult] = []
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{p}: cannot read results ({exc.__class__.__name__})") from None
-    for i, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append(PaperResult.model_validate(json.loads(line)))
-        except Exception:
-            raise DatasetError(f"{p}:{i}: not a PaperResult JSON line") from None
-    return out

@@ -9,6 +9,7 @@ from agent.evaluate.compare import Comparison, compare, format_comparison_text, 
 from agent.evaluate.dataset import DatasetItem, check_labels, dataset_papers, load_dataset, load_results
 from agent.evaluate.metrics import NO_ANSWER, EvalReport, evaluate, mcnemar_exact
 from agent.evaluate.report import write_reports
+from agent.evaluate.runner import default_dataset, run_eval, score_file
 
 __all__ = [
     "NO_ANSWER",
@@ -17,6 +18,7 @@ __all__ = [
     "EvalReport",
     "check_labels",
     "compare",
+    "default_dataset",
     "dataset_papers",
     "evaluate",
     "format_comparison_text",
@@ -24,6 +26,8 @@ __all__ = [
     "load_results",
     "load_run",
     "mcnemar_exact",
+    "run_eval",
+    "score_file",
     "write_comparison",
     "write_reports",
 ]

@@ -223,6 +223,11 @@ def _mark(correct: bool) -> str:
     return "✓" if correct else "✗"
 
 
+def _answers(f: Flip) -> tuple[str, str]:
+    """A's and B's answers, each with a right/wrong mark."""
+    return f"{f.a} {_mark(f.a_correct)}", f"{f.b} {_mark(f.b_correct)}"
+
+
 def format_comparison_text(comp: Comparison) -> str:
     """Plain-text summary for a terminal: metrics table, significance, changed answers."""
     lines = [f"A: {_describe(comp.run_a)}", f"B: {_describe(comp.run_b)}", f"Paired papers: {comp.n_papers}"]
@@ -240,9 +245,8 @@ def format_comparison_text(comp: Comparison) -> str:
         )
     lines += ["", _verdict(comp), "", f"Changed answers: {len(comp.flips)}"]
     for f in comp.flips:
-        lines.append(
-            f"  {f.id}  gold {f.gold}: A {f.a} {_mark(f.a_correct)} -> B {f.b} {_mark(f.b_correct)}  {f.title}"
-        )
+        a, b = _answers(f)
+        lines.append(f"  {f.id}  gold {f.gold}: A {a} -> B {b}  {f.title}")
     return "\n".join(lines) + "\n"
 
 
@@ -266,16 +270,16 @@ def render_comparison_markdown(comp: Comparison) -> str:
         )
     lines += ["", "| metric | A | B | B−A | better |", "|---|---|---|---|---|"]
     lines += [
-        f"| {m.name} | {_fmt(m.a, m.unit)} | {_fmt(m.b, m.unit)} | {_fmt(m.delta, m.unit, True)} | {m.better} |"
+        f"| {m.name} | {_fmt(m.a, m.unit)} | {_fmt(m.b, m.unit)} | {_fmt(m.delta, m.unit, signed=True)} "
+        f"| {m.better} |"
         for m in comp.metrics
     ]
     lines += ["", _verdict(comp), "", f"## Changed answers ({len(comp.flips)})", ""]
     if comp.flips:
         lines += ["| id | gold | A | B | title |", "|---|---|---|---|---|"]
-        lines += [
-            f"| {f.id} | {f.gold} | {f.a} {_mark(f.a_correct)} | {f.b} {_mark(f.b_correct)} | {esc(f.title)} |"
-            for f in comp.flips
-        ]
+        for f in comp.flips:
+            a, b = _answers(f)
+            lines.append(f"| {f.id} | {f.gold} | {a} | {b} | {esc(f.title)} |")
     else:
         lines.append("None: both runs gave the same answer on every paper.")
     return "\n".join(lines) + "\n"

@@ -168,7 +168,7 @@ def mcnemar_exact(b: int, c: int) -> float:
     if n == 0:
         return 1.0
     tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**n)
+    return min(1.0, 2 * tail / (1 << n))
 
 
 # --------------------------------------------------------------------------- calibration
@@ -270,6 +270,7 @@ CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 NUMBER_RE = re.compile(r"(?<![\w.])(?>\d+(?:[.,]\d+)*)%?(?!\w)")
 _PUNCT = string.punctuation + "“”‘’«»…–—"
 _SENTENCE_END = (".", "!", "?", "…")
+_LATEX_MARKERS = re.compile(r"[${}]")
 
 
 def is_english(text: str) -> bool:
@@ -320,13 +321,14 @@ def ungrounded_terms(tldr: str, title: str, abstract: str) -> list[str]:
     """Numbers, names and acronyms in the TL;DR that neither the title nor the abstract contains.
 
     A number counts as present when its digits equal the digits of a number in the source
-    ("1,000" ~ "1000", "12%" ~ "12 %"); a term when it is a case-insensitive substring. The
-    labelling guide's rule is "no number, name or claim the abstract does not contain", and
-    invented numbers and names are the hallucinations a reader cannot spot.
+    ("1,000" ~ "1000", "12%" ~ "12 %"); a term when it is a case-insensitive substring (LaTeX
+    ``$``/``{}`` ignored). The labelling guide's rule is "no number, name or claim the abstract
+    does not contain", and invented numbers and names are the hallucinations a reader cannot spot.
     """
     source = f"{title}\n{abstract}"
     source_numbers = {_digits(m) for m in NUMBER_RE.findall(source)}
-    source_lower = source.lower()
+    # Also match with LaTeX math markers removed: the abstract's "S$^2$GR" is a TL;DR's "S^2GR".
+    source_lower = f"{source}\n{_LATEX_MARKERS.sub('', source)}".lower()
     offenders = [m for m in NUMBER_RE.findall(tldr) if _digits(m) not in source_numbers]
     offenders += [t for t in _candidate_terms(tldr) if not _term_in(t, source_lower)]
     return list(dict.fromkeys(offenders))
@@ -390,7 +392,9 @@ class RunFacts(BaseModel):
     taxonomies: list[str]
     prompt_tokens: int = Field(description="Over non-cached results")
     completion_tokens: int = Field(description="Over non-cached results")
-    cost_usd: float | None = Field(description="Over non-cached results; None if an ok one has no price")
+    cost_usd: float | None = Field(
+        description="Over non-cached results; None if an ok one used tokens but has no price"
+    )
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     cache_hits: int
@@ -502,6 +506,10 @@ def _tldr_metrics(rows: Sequence[PaperRow]) -> TldrMetrics:
     )
 
 
+def _tokens(r: PaperResult) -> int:
+    return r.usage.total_tokens or r.usage.prompt_tokens + r.usage.completion_tokens
+
+
 def _facts(items: Sequence[DatasetItem], by_id: dict[str, PaperResult]) -> RunFacts:
     ids = {it.id for it in items}
     matched = [by_id[it.id] for it in items if it.id in by_id]
@@ -510,7 +518,8 @@ def _facts(items: Sequence[DatasetItem], by_id: dict[str, PaperResult]) -> RunFa
     status_counts.update(Counter(r.status for r in matched))
     status_counts[MISSING] = len(items) - len(matched)
     latencies = [r.usage.latency_ms for r in fresh]
-    unpriced = any(r.usage.cost_usd is None for r in fresh if r.status == "ok")
+    # Unknown only if a paid call has no price: an offline result used no tokens and cost nothing.
+    unpriced = any(r.usage.cost_usd is None and _tokens(r) > 0 for r in fresh if r.status == "ok")
 
     def seen(attr: str) -> list[str]:
         return sorted({getattr(r, attr) for r in matched if getattr(r, attr)})
@@ -583,7 +592,7 @@ def evaluate(
         n_boot=n_boot,
         accuracy=Estimate(value=acc_stat(pairs), **_ci(pairs, acc_stat, n_boot, seed)),
         macro_f1=Estimate(value=f1_stat(pairs), **_ci(pairs, f1_stat, n_boot, seed)),
-        label_set_f1=label_set_f1(gold_sets, pred_sets),  # type: ignore[arg-type]
+        label_set_f1=label_set_f1(gold_sets, pred_sets),
         per_class=list(per_class(gold, pred, labels).values()),
         confusion=_confusion(rows, all_labels),
         ece=expected_calibration_error(confidences, correct),

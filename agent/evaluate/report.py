@@ -273,7 +273,7 @@ def render_html(report: EvalReport) -> str:
         f'<p class="producer">Produced by {escape(producer(report))}. {report.n} papers.</p>',
         f'<p class="notice">{escape(notice)}</p>' if notice else "",
         f'<h2>Headline</h2><div class="headline">{cards}</div>',
-        '<p class="muted">Papers with no usable answer (invalid, error, skipped, missing) count as wrong.</p>',
+        '<p class="muted">A paper with no usable answer (invalid, error, skipped, missing) is wrong.</p>',
         f"<h2>Run</h2>{_kv_table(_fact_rows(report))}",
         (
             '<h2>Confusion matrix</h2><p class="muted">Rows: gold label. Columns: predicted label. '
