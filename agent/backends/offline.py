@@ -95,24 +95,84 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
     return [(s, p.strip()) for s, p in out if p.strip()]
 
 
-def _cue_key(text: str) -> str:
-    return re.sub(r"[-\s]+", " ", text.lower())
+@dataclass
+class _Abstract:
+    """An abstract split once into sentences, with its contribution sentences marked."""
+
+    sentences: list[tuple[int, str]]
+    strong: list[bool]
+    weak: list[bool]
+
+    @classmethod
+    def parse(cls, text: str) -> "_Abstract":
+        sentences = split_sentences(text)
+        strong = [bool(CONTRIB_STRONG_RE.search(s)) for _, s in sentences]
+        weak = [False] * len(sentences) if any(strong) else [bool(CONTRIB_WEAK_RE.search(s)) for _, s in sentences]
+        return cls(sentences, strong, weak)
+
+    @property
+    def contributions(self) -> set[int]:
+        marks = self.strong if any(self.strong) else self.weak
+        return {i for i, m in enumerate(marks) if m}
+
+    @property
+    def main_index(self) -> int:
+        """The sentence that states the contribution; the first sentence if none does."""
+        for marks in (self.strong, self.weak):
+            if any(marks):
+                return marks.index(True)
+        return 0
+
+
+Entries = list[tuple[str, float]]
+
+
+def _cue_key(text: str, lower: bool = True) -> str:
+    return re.sub(r"[-\s]+", " ", text.lower() if lower else text)
+
+
+def _trie_pattern(keys: list[str]) -> str:
+    """One regex for many phrases, factored by shared prefixes.
+
+    A flat alternation of ~300 phrases makes the regex engine try every branch at every
+    position; a prefix trie dispatches on the next character (measured 5x faster on the
+    seed abstracts). Longer phrases win (optional suffixes are greedy); a space in a key
+    matches "-" or whitespace, so "re-ranking" ~ "re ranking".
+    """
+    trie: dict[str, dict] = {}
+    for key in keys:
+        node = trie
+        for ch in key:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [
+            (r"[-\s]+" if ch == " " else re.escape(ch)) + build(child)
+            for ch, child in sorted(node.items())
+            if ch
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return "(?:" + body + ")?" if "" in node else body
+
+    return build(trie)
 
 
 @dataclass
 class _Matcher:
-    """All cues of a taxonomy compiled into two alternations (case-insensitive, acronyms)."""
+    """All cues of a taxonomy compiled into two prefix-trie regexes (case-insensitive, acronyms)."""
 
     pattern_ci: re.Pattern[str] | None
     pattern_cs: re.Pattern[str] | None
-    # cue key -> list of (label, weight)
-    table_ci: dict[str, list[tuple[str, float]]]
-    table_cs: dict[str, list[tuple[str, float]]]
+    table_ci: dict[str, Entries]  # cue key -> [(label, weight)]
+    table_cs: dict[str, Entries]
 
     @classmethod
     def build(cls, taxonomy: Taxonomy) -> "_Matcher":
-        table_ci: dict[str, list[tuple[str, float]]] = {}
-        table_cs: dict[str, list[tuple[str, float]]] = {}
+        table_ci: dict[str, Entries] = {}
+        table_cs: dict[str, Entries] = {}
         for label in taxonomy.labels:
             for cues, weight in ((label.strong, STRONG_WEIGHT), (label.cues, WEAK_WEIGHT)):
                 for cue in cues:
@@ -120,7 +180,7 @@ class _Matcher:
                     if not cue:
                         continue
                     acronym = cue.upper() == cue and any(c.isalpha() for c in cue)
-                    table, key = (table_cs, cue) if acronym else (table_ci, _cue_key(cue))
+                    table, key = (table_cs, _cue_key(cue, lower=False)) if acronym else (table_ci, _cue_key(cue))
                     entries = table.setdefault(key, [])
                     if all(lab != label.name for lab, _ in entries):
                         entries.append((label.name, weight))
@@ -128,34 +188,24 @@ class _Matcher:
         def compile_(keys: list[str], flags: int) -> re.Pattern[str] | None:
             if not keys:
                 return None
-            parts = []
-            for key in sorted(keys, key=len, reverse=True):
-                esc = re.escape(key).replace(r"\ ", r"[-\s]+").replace(r"\-", r"[-\s]+")
-                parts.append(esc)
-            return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w])", flags)
+            return re.compile(r"(?<![\w-])" + _trie_pattern(keys) + r"(?!\w)", flags)
 
-        return cls(
-            compile_(list(table_ci), re.IGNORECASE),
-            compile_(list(table_cs), 0),
-            table_ci,
-            table_cs,
-        )
+        return cls(compile_(list(table_ci), re.IGNORECASE), compile_(list(table_cs), 0), table_ci, table_cs)
 
-    def find(self, text: str) -> list[tuple[int, int, list[tuple[str, float]]]]:
+    def find(self, text: str) -> list[tuple[int, int, Entries]]:
         """Non-overlapping cue hits, longest phrase first: (start, end, [(label, weight)])."""
-        hits: list[tuple[int, int, list[tuple[str, float]]]] = []
-        taken: list[tuple[int, int]] = []
+        hits: list[tuple[int, int, Entries]] = []
         if self.pattern_ci is not None:
             for m in self.pattern_ci.finditer(text):
                 entries = self.table_ci.get(_cue_key(m.group(0)))
                 if entries:
                     hits.append((m.start(), m.end(), entries))
-                    taken.append((m.start(), m.end()))
         if self.pattern_cs is not None:
+            taken = [(a, b) for a, b, _ in hits]
             for m in self.pattern_cs.finditer(text):
-                if any(s < m.end() and m.start() < e for s, e in taken):
+                if any(a < m.end() and m.start() < b for a, b in taken):
                     continue
-                entries = self.table_cs.get(m.group(0))
+                entries = self.table_cs.get(_cue_key(m.group(0), lower=False))
                 if entries:
                     hits.append((m.start(), m.end(), entries))
         return hits
@@ -232,14 +282,12 @@ class OfflineBackend:
 
     # ------------------------------------------------------------------ classification
     def scores(
-        self, paper: Paper
+        self, paper: Paper, doc: _Abstract | None = None
     ) -> tuple[dict[str, float], dict[str, bool], dict[str, tuple[float, int, int]]]:
         """Per-label score, whether a strong cue hit, and the best abstract hit (for evidence)."""
-        sentences = split_sentences(paper.abstract)
-        starts = [s for s, _ in sentences]
-        contrib = {i for i, (_, s) in enumerate(sentences) if CONTRIB_STRONG_RE.search(s)}
-        if not contrib:
-            contrib = {i for i, (_, s) in enumerate(sentences) if CONTRIB_WEAK_RE.search(s)}
+        doc = doc or _Abstract.parse(paper.abstract)
+        starts = [s for s, _ in doc.sentences]
+        contrib = doc.contributions
         per_label: dict[str, dict[str, list[float]]] = {n: {} for n in self.taxonomy.names}
         best_hit: dict[str, tuple[float, int, int]] = {}
         for start, end, entries in self._matcher.find(paper.title):
@@ -267,8 +315,10 @@ class OfflineBackend:
             scores[label] = round(total, 4)
         return scores, strong, best_hit
 
-    def classify(self, paper: Paper) -> tuple[str, list[str], float, dict[str, float], dict[str, tuple[float, int, int]]]:
-        scores, strong, best_hit = self.scores(paper)
+    def classify(
+        self, paper: Paper, doc: _Abstract | None = None
+    ) -> tuple[str, list[str], float, dict[str, float], dict[str, tuple[float, int, int]]]:
+        scores, strong, best_hit = self.scores(paper, doc)
         fallback = self.taxonomy.fallback
         # A specific label needs at least one strong cue: supporting vocabulary alone
         # ("policy", "decoding") is how papers in every family talk.
@@ -298,15 +348,14 @@ class OfflineBackend:
         return top, secondary, round(confidence, 3), scores, best_hit
 
     # ------------------------------------------------------------------ TL;DR
-    def tldr(self, paper: Paper) -> str:
-        sentences = [s for _, s in split_sentences(paper.abstract)]
+    def tldr(self, paper: Paper, doc: _Abstract | None = None) -> str:
+        doc = doc or _Abstract.parse(paper.abstract)
+        sentences = [s for _, s in doc.sentences]
         if not sentences:
             return trim_to_words(paper.title, MAX_TLDR_WORDS)
-        idx = next((i for i, s in enumerate(sentences) if CONTRIB_STRONG_RE.search(s)), None)
-        if idx is None:
-            idx = next((i for i, s in enumerate(sentences) if CONTRIB_WEAK_RE.search(s)), 0)
+        idx = doc.main_index
         main = _end(_strip_lead_in(sentences[idx]))
-        result = self._headline_result(sentences[idx + 1 :])
+        result = self._headline_result(sentences[idx + 1 :], doc.strong[idx + 1 :])
         main_words = len(_words(main))
         if main_words >= MAX_TLDR_WORDS:
             return trim_to_words(main, MAX_TLDR_WORDS)
@@ -322,11 +371,11 @@ class OfflineBackend:
         return main
 
     @staticmethod
-    def _headline_result(sentences: list[str]) -> str | None:
+    def _headline_result(sentences: list[str], is_contribution: list[bool]) -> str | None:
         """The sentence reporting the main result: evaluation words, an improvement, numbers."""
         best, best_score = None, 0
-        for s in sentences:
-            if NOT_RESULT_RE.search(s) or CONTRIB_STRONG_RE.search(s):
+        for s, contribution in zip(sentences, is_contribution):
+            if contribution or NOT_RESULT_RE.search(s):
                 continue
             verb, evals, nums = bool(RESULT_VERB_RE.search(s)), bool(EVAL_RE.search(s)), bool(NUMBER_RE.search(s))
             lead = bool(RESULT_LEAD_RE.search(s))
@@ -355,12 +404,13 @@ class OfflineBackend:
         return " ".join(first.split()[:12]).strip(" ,;:.")
 
     def analyze_sync(self, paper: Paper) -> Analysis:
-        primary, secondary, confidence, _, best_hit = self.classify(paper)
+        doc = _Abstract.parse(paper.abstract)
+        primary, secondary, confidence, _, best_hit = self.classify(paper, doc)
         return Analysis(
             primary=primary,
             secondary=secondary,
             confidence=confidence,
-            tldr=delatex(self.tldr(paper)),
+            tldr=delatex(self.tldr(paper, doc)),
             evidence=self.evidence(paper, primary, best_hit),
             usage=Usage(attempts=1),
         )
