@@ -7,7 +7,9 @@ writer, so an interrupted or failing run still leaves every finished row in the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 
 from agent.ingest import iter_papers
@@ -37,24 +39,38 @@ def triage(
     previous: dict[str, PaperResult] = {}
     if retry_errors is not None:
         previous = {r.id: r for r in load_results(retry_errors)}
+    # Read the first paper before opening the output: a typo in an input path must fail
+    # before an existing output file is touched.
+    stream: Iterator[Paper] = iter_papers(inputs, input_format)
+    first = next(stream, None)
+    papers = itertools.chain([first] if first is not None else [], stream)
     writer = make_writer(fmt, output, agent.taxonomy, agent.notice)
-    papers: Iterator[Paper] = iter_papers(inputs, input_format)
+    results = _merge_retry(papers, previous, agent) if previous else agent.analyze_many(papers)
+    written = 0
     try:
-        if previous:
-            results = _merge_retry(papers, previous, agent)
-        else:
-            results = agent.analyze_many(papers)
         for result in results:
             writer.write(result)
+            written += 1
             stats.add(result)
             if on_result is not None:
                 on_result(result)
-    finally:
-        writer.close()
+    except BaseException:
+        # Keep what is done; but a run that failed before its first row must not replace
+        # an existing output with an empty file.
+        results.close()
+        if written:
+            writer.close()
+        else:
+            writer.abort()
+        raise
+    results.close()
+    writer.close()
     return stats.finish()
 
 
-def _merge_retry(papers: Iterator[Paper], previous: dict[str, PaperResult], agent: Agent) -> Iterator[PaperResult]:
+def _merge_retry(
+    papers: Iterator[Paper], previous: dict[str, PaperResult], agent: Agent
+) -> Generator[PaperResult, None, None]:
     """Results in input order: failed ones recomputed, the rest taken from the old output."""
     todo: list[Paper] = []
     order: list[tuple[str, PaperResult | None]] = []
@@ -66,5 +82,8 @@ def _merge_retry(papers: Iterator[Paper], previous: dict[str, PaperResult], agen
             todo.append(paper)
             order.append((paper.id, None))
     fresh = agent.analyze_many(todo)
-    for _, old in order:
-        yield old if old is not None else next(fresh)
+    try:
+        for _, old in order:
+            yield old if old is not None else next(fresh)
+    finally:
+        fresh.close()

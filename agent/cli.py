@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -119,13 +120,13 @@ def run(
                 retry_errors=retry_errors, on_result=lambda _r: progress.advance(task),
             )  # fmt: skip
     except KeyboardInterrupt:
-        err.print(f"interrupted: finished results are in the cache and {output or 'stdout'}; run again to resume")
+        err.print(f"interrupted: finished results are in the cache and {escape(str(output or 'stdout'))}; run again to resume")
         raise typer.Exit(130) from None
     finally:
         agent.close()
     _summary(stats)
     if output is not None:
-        err.print(f"wrote {stats.total} results to {output}", highlight=False)
+        err.print(f"wrote {stats.total} results to {escape(str(output))}", highlight=False)
 
 
 # ---------------------------------------------------------------------------- cache
@@ -257,7 +258,7 @@ def main() -> None:
     try:
         app()
     except PaperAgentError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)

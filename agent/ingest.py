@@ -174,7 +174,7 @@ def _parse_fields(lines: list[str]) -> dict[str, str]:
             current = None
             continue
         if current is not None:
-            fields[current].append(line)
+            fields[current].append(re.sub(r"^\s*>\s?", "", line))
     return {k: normalize_ws(" ".join(v)) for k, v in fields.items()}
 
 
@@ -231,14 +231,15 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _split_row(line: str) -> list[str]:
+def _split_row(line: str, strip: bool = True) -> list[str]:
     s = line.strip()
     if s.startswith("|"):
         s = s[1:]
     if s.endswith("|"):
         s = s[:-1]
     # Split on pipes that are not escaped (\|).
-    return [c.strip() for c in re.split(r"(?<!\\)\|", s)]
+    cells = re.split(r"(?<!\\)\|", s)
+    return [c.strip() for c in cells] if strip else cells
 
 
 def parse_table_md(text: str, path: str) -> Iterator[Paper]:
@@ -269,14 +270,16 @@ def parse_table_md(text: str, path: str) -> Iterator[Paper]:
     width = len(header)
     abstract_col = col.get("abstract")
     for lineno, row in rows:
-        cells = _split_row(row)
-        if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+        cells = _split_row(row, strip=False)
+        if all(re.fullmatch(r"\s*:?-{2,}:?\s*", c) for c in cells if c.strip()):
             continue  # the |---|---| separator
         if len(cells) > width and abstract_col is not None:
-            # A stray "|" inside the abstract (LaTeX |x|): fold the extra cells back into it.
+            # A stray "|" inside the abstract (LaTeX |x|): fold the extra cells back into it,
+            # exactly as written.
             extra = len(cells) - width
             merged = "|".join(cells[abstract_col : abstract_col + extra + 1])
             cells = cells[:abstract_col] + [merged] + cells[abstract_col + extra + 1 :]
+        cells = [c.strip() for c in cells]
         if len(cells) != width:
             log.warning("%s:%d: skipped row: %d cells, expected %d", path, lineno, len(cells), width)
             continue
@@ -393,6 +396,13 @@ def parse_atom(text: str, path: str) -> Iterator[Paper]:
     except ET.ParseError as exc:
         raise InputError(path, f"malformed XML ({exc})") from None
     entries = root.findall(f"{ATOM}entry") or root.findall("entry")
+    # Line numbers of the <entry> tags, counted incrementally (ElementTree keeps none).
+    lines: list[int] = []
+    line, pos = 1, 0
+    for m in re.finditer(r"<entry[\s>]", text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        lines.append(line)
     for n, entry in enumerate(entries, start=1):
 
         def get(tag: str, e: ET.Element = entry) -> str:
@@ -429,7 +439,7 @@ def parse_atom(text: str, path: str) -> Iterator[Paper]:
             url=abs_url(pid),
             categories=[c for c in dict.fromkeys(categories) if c],
             source_file=path,
-            source_line=n,
+            source_line=lines[n - 1] if n <= len(lines) else n,
             source_format="atom",
         )
 
@@ -465,6 +475,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 def parse_text(text: str, path: str = "<text>", input_format: str | None = None) -> Iterator[Paper]:
     """Parse one document already in memory."""
+    text = text.removeprefix("\ufeff")
     fmt = input_format or detect_format(text, path)
     if fmt not in PARSERS:
         raise InputError(path, f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")

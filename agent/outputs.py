@@ -39,6 +39,7 @@ def flatten(result: PaperResult) -> dict[str, object]:
 class ResultWriter(Protocol):
     def write(self, result: PaperResult) -> None: ...
     def close(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 class _Target:
@@ -70,6 +71,16 @@ class _Target:
             raise OutputError(f"{self.path or 'stdout'}: write failed ({exc.strerror or exc}); "
                               "finished results are in the cache") from None
 
+    def abort(self) -> None:
+        """Drop the partial file and leave any existing output untouched."""
+        if self.partial is None:
+            return
+        try:
+            self.fh.close()
+            self.partial.unlink(missing_ok=True)
+        except OSError:
+            pass
+
     def close(self) -> None:
         if self.partial is None or self.path is None:
             self.fh.flush()
@@ -88,6 +99,9 @@ class JsonlWriter:
 
     def write(self, result: PaperResult) -> None:
         self.target.write(result.model_dump_json() + "\n")
+
+    def abort(self) -> None:
+        self.target.abort()
 
     def close(self) -> None:
         self.target.close()
@@ -110,6 +124,9 @@ class CsvWriter:
         self._csv.writerow(flatten(result))
         self._drain()
 
+    def abort(self) -> None:
+        self.target.abort()
+
     def close(self) -> None:
         self.target.close()
 
@@ -125,6 +142,9 @@ class MarkdownWriter:
 
     def write(self, result: PaperResult) -> None:
         self.results.append(result)
+
+    def abort(self) -> None:
+        self.target.abort()
 
     def close(self) -> None:
         self.target.write(render_markdown(self.results, self.taxonomy, self.notice))
@@ -153,7 +173,7 @@ def render_markdown(results: list[PaperResult], taxonomy: Taxonomy, notice: str 
         lines += ["", "> Labels and TL;DRs come from the offline cue-scoring baseline, not an LLM."]
     lines += ["", "## Contents", ""]
     for name, items in groups.items():
-        lines.append(f"- [{name}](#{name.replace('_', '-')}) ({len(items)})")
+        lines.append(f"- [{name}](#{name}) ({len(items)})")
     if untriaged:
         lines.append(f"- [not triaged](#not-triaged) ({len(untriaged)})")
     for name, items in groups.items():

@@ -29,19 +29,36 @@ FIXTURES = REPO / "tests" / "fixtures"
 
 
 @pytest.fixture(autouse=True)
-def _isolate_llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No real cache, home, key or .env leaks into a test (same effect as the shared conftest)."""
+def _isolate_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Complements ``conftest.isolated_env`` (tmp HOME, cache, cwd): drop every OPENAI_* variable
+    too (OPENAI_ORG_ID, OPENAI_PROJECT_ID... would add headers to the mocked requests)."""
     import os
 
     for name in list(os.environ):
-        if name.startswith(("OPENAI_", "PAPER_AGENT_")):
+        if name.startswith(("OPENAI_", "PAPER_AGENT_")) and name != "PAPER_AGENT_CACHE_DIR":
             monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "_home"
-    home.mkdir(exist_ok=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("PAPER_AGENT_CACHE_DIR", str(tmp_path / "_default_cache"))
-    monkeypatch.chdir(tmp_path)
+
+
+_SSL_CONTEXTS: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _shared_ssl_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every backend builds new httpx clients and each loads the CA bundle (~50 ms); respx never
+    opens a socket, so the tests share one context per argument set (speed only)."""
+    import httpx._transports.default as transport
+
+    original = getattr(transport, "create_ssl_context", None)
+    if original is None:
+        return
+
+    def cached(*args: Any, **kwargs: Any) -> Any:
+        key = repr((args, sorted(kwargs.items())))
+        if key not in _SSL_CONTEXTS:
+            _SSL_CONTEXTS[key] = original(*args, **kwargs)
+        return _SSL_CONTEXTS[key]
+
+    monkeypatch.setattr(transport, "create_ssl_context", cached)
 
 
 @pytest.fixture

@@ -124,6 +124,10 @@ def test_grounding_accepts_terms_from_title_and_sentence_start_words() -> None:
     assert ungrounded_terms(tldr, "DAC4Rec: diffusion for RL", "Large LLMs rank items.") == []
 
 
+def test_grounding_ignores_latex_math_markers() -> None:
+    assert ungrounded_terms("Proposes S^2GR.", "S$^2$GR: reasoning", "We propose it.") == []
+
+
 def test_tldr_language_and_rouge() -> None:
     assert not is_english("提出DAC4Rec框架")
     assert is_english("Proposes DAC4Rec.")
@@ -161,9 +165,17 @@ def test_run_facts_count_cost_and_tokens_of_non_cached_results_only() -> None:
     assert facts.latency_p50_ms == pytest.approx(200.0)
 
 
-def test_cost_is_unknown_when_an_ok_result_has_no_price() -> None:
-    results = [result("1", "a", usage=Usage(cost_usd=0.01)), result("2", "a", usage=Usage(cost_usd=None))]
+def test_cost_is_unknown_when_an_ok_result_used_tokens_without_a_price() -> None:
+    results = [
+        result("1", "a", usage=Usage(prompt_tokens=5, cost_usd=0.01)),
+        result("2", "a", usage=Usage(prompt_tokens=5, cost_usd=None)),
+    ]
     assert evaluate(results, [item("1", "a"), item("2", "a")], n_boot=10).facts.cost_usd is None
+
+
+def test_token_free_offline_results_cost_nothing() -> None:
+    results = [result("1", "a", backend="offline", usage=Usage(attempts=1))]
+    assert evaluate(results, [item("1", "a")], n_boot=10).facts.cost_usd == 0.0
 
 
 def test_macro_f1_ci_is_seeded_and_brackets_the_estimate() -> None:

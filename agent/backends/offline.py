@@ -393,13 +393,17 @@ class OfflineBackend:
             return ""
         if label in best_hit:
             _, start, end = best_hit[label]
-            # Stay inside the sentence that holds the cue, and copy the abstract verbatim.
-            lo = max(text.rfind(". ", 0, start) + 2, 0) if text.rfind(". ", 0, start) >= 0 else 0
+            # Stay inside the sentence that holds the cue, and copy the abstract verbatim:
+            # extend by up to three words each side, as character offsets.
+            cut = text.rfind(". ", 0, start)
+            lo = cut + 2 if cut >= 0 else 0
             hi = text.find(". ", end)
             hi = len(text) if hi < 0 else hi
-            left = text[lo:start].split()[-3:]
-            right = text[end:hi].split()[:3]
-            return " ".join([*left, text[start:end], *right]).strip(" ,;:.")
+            left = [m.start() for m in re.finditer(r"\S+", text[lo:start])][-3:]
+            right = [m.end() for m in re.finditer(r"\S+", text[end:hi])][:3]
+            a = lo + left[0] if left else start
+            b = end + right[-1] if right else end
+            return text[a:b].strip(" ,;:.")
         first = split_sentences(text)[0][1]
         return " ".join(first.split()[:12]).strip(" ,;:.")
 
