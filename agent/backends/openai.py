@@ -251,11 +251,16 @@ class OpenAIBackend:
     def base_url(self) -> str:
         return (self.settings.base_url or "https://api.openai.com/v1").rstrip("/")
 
+    @property
+    def public_base_url(self) -> str:
+        """The base URL without credentials (``https://user:token@host`` -> ``https://host``)."""
+        return re.sub(r"(?<=://)[^/@]*@", "", self.base_url)
+
     def cache_components(self) -> dict[str, Any]:
         return {
             "backend": self.name,
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": self.public_base_url,
             "mode": self.settings.mode,
             "prompt": self.prompt.system_template + "\x00" + self.prompt.user_template,
             "prompt_version": self.prompt_version,
