@@ -236,7 +236,7 @@ def eval_compare(
     run_a: Path = typer.Argument(..., help="Eval folder or results JSONL (baseline)"),
     run_b: Path = typer.Argument(..., help="Eval folder or results JSONL (candidate)"),
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="Labelled JSONL (default: built-in seed dataset)"),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Folder for compare.md and compare.json"),
+    out: Path = typer.Option(Path("compare-out"), "-o", "--out", help="Folder for compare.md and compare.json"),
     taxonomy: Optional[Path] = TaxonomyOpt,
 ) -> None:
     """Side-by-side metrics, McNemar test, paired bootstrap, and every paper whose label changed."""
@@ -246,9 +246,8 @@ def eval_compare(
 
     comp = compare(run_a, run_b, load_dataset(dataset or default_dataset()), taxonomy=load_taxonomy(taxonomy))
     typer.echo(format_comparison_text(comp))
-    if out is not None:
-        for name, path in write_comparison(comp, out).items():
-            typer.echo(f"{name}: {path}")
+    for name, path in write_comparison(comp, out).items():
+        typer.echo(f"{name}: {path}")
 
 
 # ---------------------------------------------------------------------------- entry point
