@@ -36,38 +36,41 @@ FALLBACK_DISCOUNT = 0.75
 PRIOR = 4.0  # pseudo-score of "something else" in the confidence estimate
 
 ABBREVIATIONS = ("e.g", "i.e", "et al", "etc", "vs", "cf", "Fig", "Eq", "Sec", "No", "approx", "resp")
+def _lower_re(pattern: str) -> re.Pattern[str]:
+    """A pattern for text already lower-cased: ~2x faster than ``re.IGNORECASE``.
+
+    Only for patterns whose escapes are all lower case (\\b \\w \\s \\d).
+    """
+    return re.compile(pattern.lower())
+
+
 SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$])")
 
-CONTRIB_STRONG_RE = re.compile(
+CONTRIB_STRONG_RE = _lower_re(
     r"\b(?:we|this (?:paper|work|study|article|letter|(?:technical )?report)|our (?:work|paper|method|approach|framework|model))\s+"
     r"(?:\w+\s+){0,3}?(?:propose|proposes|introduce|introduces|present|presents|develop|develops|"
     r"design|designs|devise|devises|formulate|formulates|put forward|puts forward|build|builds|"
     r"construct|constructs|release|releases|contribute|contributes|unveil)\b"
     r"|\b(?:is|are) (?:a|an) (?:novel|new|simple|unified|general|lightweight|efficient)\b",
-    re.IGNORECASE,
 )
-CONTRIB_WEAK_RE = re.compile(
+CONTRIB_WEAK_RE = _lower_re(
     r"^(?:We|This paper|This work)\b|\b(?:we|this (?:paper|work|study))\s+(?:\w+\s+){0,2}?(?:investigate|study|explore|examine|"
     r"analy[sz]e|tackle|address|show|demonstrate|evaluate|compare|report)\b",
-    re.IGNORECASE,
 )
-RESULT_VERB_RE = re.compile(
+RESULT_VERB_RE = _lower_re(
     r"\b(?:outperform\w*|surpass\w*|improv\w*|achiev\w*|gain\w*|boost\w*|reduc\w*|speed-?up\w*|"
     r"exceed\w*|lift\w*|increase\w*|state-of-the-art|SOTA|beats?)\b",
-    re.IGNORECASE,
 )
-EVAL_RE = re.compile(
+EVAL_RE = _lower_re(
     r"\b(?:experiments?|evaluat\w*|results?|show\w*|demonstrat\w*|validat\w*|empirical\w*|"
     r"deployed|deployment|online A/B|A/B test\w*|benchmarks?)\b",
-    re.IGNORECASE,
 )
-RESULT_LEAD_RE = re.compile(
+RESULT_LEAD_RE = _lower_re(
     r"^(?:(?:Extensive|Comprehensive|Our|Offline|Online|Empirical|Experimental)\s+)*"
     r"(?:experiments?|experimental results|evaluations?|results|empirical results|A/B tests?)\b",
-    re.IGNORECASE,
 )
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|x\b|×|\$\\times\$|\\%)|\d+\.\d+")
-NOT_RESULT_RE = re.compile(r"\b(?:code|data|dataset|implementation)s?\b.{0,40}\b(?:available|released|github)\b|https?://", re.I)
+NOT_RESULT_RE = _lower_re(r"\b(?:code|data|dataset|implementation)s?\b.{0,40}\b(?:available|released|github)\b|https?://")
 LEAD_IN_RE = re.compile(
     r"^(?:(?:In|Within) (?:this|the present) (?:paper|work|study|article|letter)|To (?:this end|that end)|"
     r"To [a-z]+\b[^,]{0,120}|"
@@ -80,13 +83,18 @@ LEAD_IN_RE = re.compile(
 CLAUSE_RE = re.compile(r",\s+|;\s+|:\s+|\s+--?\s+|\s+(?:while|whereas)\s+")
 
 
+def _initial(piece: str) -> bool:
+    """Ends in a single capital and a period ("J. Smith", "Fig. A."): not a sentence end."""
+    return len(piece) >= 2 and piece[-1] == "." and piece[-2].isupper() and (len(piece) == 2 or not piece[-3].isalnum())
+
+
 def split_sentences(text: str) -> list[tuple[int, str]]:
     """Sentences with their start offsets; abbreviations such as "e.g." do not end a sentence."""
     out: list[tuple[int, str]] = []
     start = 0
     for m in SENT_SPLIT_RE.finditer(text):
         piece = text[start : m.start()]
-        if piece.rstrip(".").endswith(ABBREVIATIONS) or re.search(r"\b[A-Z]\.$", piece):
+        if piece.rstrip(".").endswith(ABBREVIATIONS) or _initial(piece):
             continue
         out.append((start, piece))
         start = m.end()
@@ -100,15 +108,17 @@ class _Abstract:
     """An abstract split once into sentences, with its contribution sentences marked."""
 
     sentences: list[tuple[int, str]]
+    lower: list[str]
     strong: list[bool]
     weak: list[bool]
 
     @classmethod
     def parse(cls, text: str) -> "_Abstract":
         sentences = split_sentences(text)
-        strong = [bool(CONTRIB_STRONG_RE.search(s)) for _, s in sentences]
-        weak = [False] * len(sentences) if any(strong) else [bool(CONTRIB_WEAK_RE.search(s)) for _, s in sentences]
-        return cls(sentences, strong, weak)
+        lower = [s.lower() for _, s in sentences]
+        strong = [bool(CONTRIB_STRONG_RE.search(s)) for s in lower]
+        weak = [False] * len(lower) if any(strong) else [bool(CONTRIB_WEAK_RE.search(s)) for s in lower]
+        return cls(sentences, lower, strong, weak)
 
     @property
     def contributions(self) -> set[int]:
@@ -162,12 +172,14 @@ def _trie_pattern(keys: list[str]) -> str:
 
 @dataclass
 class _Matcher:
-    """All cues of a taxonomy compiled into two prefix-trie regexes (case-insensitive, acronyms)."""
+    """All cues of a taxonomy compiled into prefix-trie regexes (case-insensitive, acronyms)."""
 
     pattern_ci: re.Pattern[str] | None
     pattern_cs: re.Pattern[str] | None
     table_ci: dict[str, Entries]  # cue key -> [(label, weight)]
     table_cs: dict[str, Entries]
+    # For text whose lower-casing changes its length (rare Unicode), so offsets would shift.
+    pattern_ci_flag: re.Pattern[str] | None = None
 
     @classmethod
     def build(cls, taxonomy: Taxonomy) -> "_Matcher":
@@ -185,18 +197,28 @@ class _Matcher:
                     if all(lab != label.name for lab, _ in entries):
                         entries.append((label.name, weight))
 
-        def compile_(keys: list[str], flags: int) -> re.Pattern[str] | None:
+        def compile_(keys: list[str], flags: int = 0) -> re.Pattern[str] | None:
             if not keys:
                 return None
             return re.compile(r"(?<![\w-])" + _trie_pattern(keys) + r"(?!\w)", flags)
 
-        return cls(compile_(list(table_ci), re.IGNORECASE), compile_(list(table_cs), 0), table_ci, table_cs)
+        return cls(
+            compile_(list(table_ci)),
+            compile_(list(table_cs)),
+            table_ci,
+            table_cs,
+            compile_(list(table_ci), re.IGNORECASE),
+        )
 
     def find(self, text: str) -> list[tuple[int, int, Entries]]:
         """Non-overlapping cue hits, longest phrase first: (start, end, [(label, weight)])."""
         hits: list[tuple[int, int, Entries]] = []
-        if self.pattern_ci is not None:
-            for m in self.pattern_ci.finditer(text):
+        # Matching lower-cased text without re.IGNORECASE is ~2x faster (the hot path).
+        lower = text.lower()
+        same = len(lower) == len(text)
+        pattern = self.pattern_ci if same else self.pattern_ci_flag
+        if pattern is not None:
+            for m in pattern.finditer(lower if same else text):
                 entries = self.table_ci.get(_cue_key(m.group(0)))
                 if entries:
                     hits.append((m.start(), m.end(), entries))
@@ -355,7 +377,7 @@ class OfflineBackend:
             return trim_to_words(paper.title, MAX_TLDR_WORDS)
         idx = doc.main_index
         main = _end(_strip_lead_in(sentences[idx]))
-        result = self._headline_result(sentences[idx + 1 :], doc.strong[idx + 1 :])
+        result = self._headline_result(sentences[idx + 1 :], doc.lower[idx + 1 :], doc.strong[idx + 1 :])
         main_words = len(_words(main))
         if main_words >= MAX_TLDR_WORDS:
             return trim_to_words(main, MAX_TLDR_WORDS)
@@ -371,14 +393,14 @@ class OfflineBackend:
         return main
 
     @staticmethod
-    def _headline_result(sentences: list[str], is_contribution: list[bool]) -> str | None:
+    def _headline_result(sentences: list[str], lower: list[str], is_contribution: list[bool]) -> str | None:
         """The sentence reporting the main result: evaluation words, an improvement, numbers."""
         best, best_score = None, 0
-        for s, contribution in zip(sentences, is_contribution):
-            if contribution or NOT_RESULT_RE.search(s):
+        for s, low, contribution in zip(sentences, lower, is_contribution):
+            if contribution or NOT_RESULT_RE.search(low):
                 continue
-            verb, evals, nums = bool(RESULT_VERB_RE.search(s)), bool(EVAL_RE.search(s)), bool(NUMBER_RE.search(s))
-            lead = bool(RESULT_LEAD_RE.search(s))
+            verb, evals, nums = bool(RESULT_VERB_RE.search(low)), bool(EVAL_RE.search(low)), bool(NUMBER_RE.search(s))
+            lead = bool(RESULT_LEAD_RE.search(low))
             if not (lead or (verb and (evals or nums)) or (evals and nums)):
                 continue
             score = 2 * verb + evals + 2 * nums + 3 * lead
