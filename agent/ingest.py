@@ -19,6 +19,7 @@ an otherwise good file is skipped with a warning naming file and line, through t
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
@@ -47,12 +48,15 @@ PLACEHOLDER_RE = re.compile(
     r"error[:\s].*|error|n/?a|none|null|tl;?dr generation failed|no summary.*|-+|\.+)\s*$",
     re.IGNORECASE,
 )
-WS_RE = re.compile(r"\s+")
+QUOTE_RE = re.compile(r"^\s*>\s?")
 
 
 def normalize_ws(text: str) -> str:
-    """Collapse hard wraps and runs of whitespace: arXiv abstracts are wrapped at 80 columns."""
-    return WS_RE.sub(" ", text).strip()
+    """Collapse hard wraps and runs of whitespace: arXiv abstracts are wrapped at 80 columns.
+
+    ``str.split()`` splits on the same (Unicode) whitespace as ``\\s+`` at a third of the cost.
+    """
+    return " ".join(text.split())
 
 
 def arxiv_id(text: str) -> str | None:
@@ -86,29 +90,72 @@ def split_authors(text: str) -> list[str]:
 # --------------------------------------------------------------------------- reading files
 
 
-def read_text(path: Path) -> str:
-    """Read a file as UTF-8 text, or raise ``InputError`` saying exactly what is wrong with it."""
+HEAD_BYTES = 1 << 16
+
+
+def _read_error(path: Path, exc: OSError) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError(str(path), "no such file or directory")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(str(path), "is a directory")
+    if isinstance(exc, PermissionError):
+        return InputError(str(path), "permission denied")
+    return InputError(str(path), f"cannot read ({exc.strerror or exc})")
+
+
+def _decode(data: bytes, path: Path, final: bool = True) -> str:
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file or directory") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "is a directory") from None
-    except PermissionError:
-        raise InputError(str(path), "permission denied") from None
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
-    if not data.strip():
-        raise InputError(str(path), "file is empty")
-    if b"\x00" in data[:8192]:
-        raise InputError(str(path), "binary file (contains NUL bytes), expected a text digest")
-    try:
-        text = data.decode("utf-8-sig")
+        decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        text = decoder.decode(data, final=final)
     except UnicodeDecodeError as exc:
         raise InputError(
             str(path), f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def check_file(path: Path) -> str:
+    """Check that ``path`` looks like a readable text digest and return its first 64 KiB.
+
+    Cheap enough to run on every input before any work starts: a typo, an empty file, a
+    binary or non-UTF-8 file fails the run at once with one line naming the file.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+            more = bool(fh.read(1))
+    except OSError as exc:
+        raise _read_error(path, exc) from None
+    if not head.strip() and not more:
+        raise InputError(str(path), "file is empty")
+    if b"\x00" in head[:8192]:
+        raise InputError(str(path), "binary file (contains NUL bytes), expected a text digest")
+    return _decode(head, path, final=not more)
+
+
+def read_text(path: Path) -> str:
+    """Read a whole file as UTF-8 text, or raise ``InputError`` saying what is wrong with it."""
+    check_file(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _read_error(path, exc) from None
+    return _decode(data, path)
+
+
+def _stream_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """A JSON Lines file line by line, so a 100,000-paper file never sits in memory whole."""
+    try:
+        with path.open("rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    log.warning("%s:%d: skipped line: not UTF-8", path, lineno)
+                    continue
+                yield lineno, line
+    except OSError as exc:
+        raise _read_error(path, exc) from None
 
 
 HEADING_RE = re.compile(r"^#{2,4}\s*(?:\[\d+\]\s*)?\[(?P<title>.+)\]\((?P<url>[^)\s]+)\)\s*$")
@@ -174,7 +221,7 @@ def _parse_fields(lines: list[str]) -> dict[str, str]:
             current = None
             continue
         if current is not None:
-            fields[current].append(re.sub(r"^\s*>\s?", "", line))
+            fields[current].append(QUOTE_RE.sub("", line) if ">" in line[:8] else line)
     return {k: normalize_ws(" ".join(v)) for k, v in fields.items()}
 
 
@@ -348,7 +395,11 @@ def paper_from_record(rec: dict[str, Any], path: str, line: int, fmt: str) -> Pa
 
 
 def parse_jsonl(text: str, path: str) -> Iterator[Paper]:
-    for i, line in enumerate(text.split("\n"), start=1):
+    return parse_jsonl_lines(enumerate(text.split("\n"), start=1), path)
+
+
+def parse_jsonl_lines(lines: Iterable[tuple[int, str]], path: str) -> Iterator[Paper]:
+    for i, line in lines:
         if not line.strip():
             continue
         try:
@@ -488,15 +539,23 @@ def iter_papers(
     """Stream papers from files and directories, de-duplicated by arXiv id (first one wins).
 
     Every path is checked before the first paper is yielded, so a typo in the last argument
-    fails the run before any work is done.
+    fails the run before any work is done. Files are then parsed one at a time, and JSON
+    Lines files line by line, so memory does not grow with the size of the inputs.
     """
     files = expand_paths(paths)
-    texts = [(f, read_text(f)) for f in files] if len(files) <= 64 else None
+    for f in files:
+        check_file(f)  # fail fast, before any work; the head is re-read when its turn comes
+    if input_format is not None and input_format not in PARSERS:
+        raise InputError(str(files[0]), f"unknown input format {input_format!r} (choose from {', '.join(FORMATS)})")
     seen: set[str] = set()
-    for idx, f in enumerate(files):
-        text = texts[idx][1] if texts is not None else read_text(f)
+    for f in files:
+        fmt = input_format or detect_format(check_file(f), str(f))
+        if fmt == "jsonl":
+            papers = parse_jsonl_lines(_stream_lines(f), str(f))
+        else:
+            papers = parse_text(read_text(f), str(f), fmt)
         count = 0
-        for paper in parse_text(text, str(f), input_format):
+        for paper in papers:
             count += 1
             if dedupe:
                 if paper.id in seen:

@@ -47,9 +47,18 @@ class _Target:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.partial = path.with_name(path.name + ".partial") if path else None
+        # A device or pipe (/dev/stdout, a FIFO) is written in place: renaming a file over
+        # it would replace the device.
+        special = path is not None and path.exists() and not path.is_file() and not path.is_dir()
+        self.partial = path.with_name(path.name + ".partial") if path and not special else None
+        if path is not None and special:
+            try:
+                self.fh: IO[str] = open(path, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+            return
         if self.partial is None:
-            self.fh: IO[str] = sys.stdout
+            self.fh = sys.stdout
             return
         try:
             if path is not None and path.is_dir():
@@ -74,6 +83,7 @@ class _Target:
     def abort(self) -> None:
         """Drop the partial file and leave any existing output untouched."""
         if self.partial is None:
+            self.close()
             return
         try:
             self.fh.close()
@@ -83,7 +93,12 @@ class _Target:
 
     def close(self) -> None:
         if self.partial is None or self.path is None:
-            self.fh.flush()
+            try:
+                self.fh.flush()
+                if self.fh is not sys.stdout:
+                    self.fh.close()
+            except OSError as exc:
+                raise OutputError(f"{self.path or 'stdout'}: write failed ({exc.strerror or exc})") from None
             return
         try:
             self.fh.close()

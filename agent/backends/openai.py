@@ -49,6 +49,12 @@ THINK_RE = re.compile(r"</?think>", re.IGNORECASE)
 SECRET_RE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-*]{6,}")
 
 _attempts: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar("attempts", default=None)
+# The abstract the evidence validator checks against. Passed this way, not as instructor's
+# `context=`: with a context, instructor renders every message as a Jinja template, so paper
+# text such as "{{ 7*7 }}" or LaTeX "{{\bf x}}" would be executed or break the request.
+_abstract: contextvars.ContextVar[str | None] = contextvars.ContextVar("abstract", default=None)
+# Time spent inside HTTP calls for the current paper (not waiting for a slot or a backoff).
+_call_seconds: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("call_seconds", default=None)
 
 
 def _norm(text: str) -> str:
@@ -79,7 +85,7 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
         @classmethod
         def _evidence(cls, v: str, info: ValidationInfo) -> str:
             v = v.strip().strip('"“”')
-            abstract = (info.context or {}).get("abstract")
+            abstract = (info.context or {}).get("abstract", _abstract.get())
             if not v:
                 raise ValueError("evidence is empty; copy a short phrase from the abstract")
             if abstract is not None and _norm(v) not in _norm(abstract):
@@ -97,7 +103,10 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
             self.secondary = seen  # type: ignore[attr-defined]
             return self
 
-    return create_model(
+    import instructor
+
+    # Wrapped once here: given a plain model, instructor re-wraps it on every call (~2 ms).
+    return instructor.openai_schema(create_model(
         "PaperTriage",
         __base__=Validators,
         __doc__="Method-type label, confidence, evidence and English TL;DR for one paper.",
@@ -109,7 +118,7 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
         confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),
         evidence=(str, Field(description="A short phrase copied verbatim from the abstract that supports primary")),
         tldr=(str, Field(description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract")),
-    )
+    ))
 
 
 class AdaptiveLimiter:
@@ -138,7 +147,7 @@ class AdaptiveLimiter:
         cond = self._condition()
         async with cond:
             self.in_flight -= 1
-            cond.notify_all()
+            cond.notify(1)  # one slot freed: wake one waiter, not all of them
 
     def rate_limited(self) -> None:
         self.limit = max(1, self.limit // 2)
@@ -156,7 +165,7 @@ class AdaptiveLimiter:
     async def _wake(self) -> None:
         cond = self._condition()
         async with cond:
-            cond.notify_all()
+            cond.notify(1)  # the limit grew by one
 
 
 def _api_error(exc: BaseException) -> BaseException:
@@ -212,7 +221,7 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 def redact(message: str, secret: str | None) -> str:
     """Error text with the API key (and anything shaped like one) removed."""
-    if secret:
+    if secret and len(secret) >= 8:  # a 1-letter "key" would garble every message
         message = message.replace(secret, "[redacted]")
     return SECRET_RE.sub("[redacted]", message)
 
@@ -311,15 +320,20 @@ class OpenAIBackend:
     async def _call(self, paper: Paper) -> Any:
         client = self._client()
         async with self.limiter:
-            return await client.chat.completions.create(
-                model=self.model,
-                messages=self.prompt.messages(paper),
-                response_model=self.response_model,
-                max_retries=self.settings.max_retries,
-                temperature=self.settings.temperature,
-                max_tokens=self.settings.max_tokens,
-                context={"abstract": paper.abstract},
-            )
+            started = time.perf_counter()
+            try:
+                return await client.chat.completions.create(
+                    model=self.model,
+                    messages=self.prompt.messages(paper),
+                    response_model=self.response_model,
+                    max_retries=self.settings.max_retries,
+                    temperature=self.settings.temperature,
+                    max_tokens=self.settings.max_tokens,
+                )
+            finally:
+                spent = _call_seconds.get()
+                if spent is not None:
+                    spent.append(time.perf_counter() - started)
 
     def _wait(self, retry_state: Any) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -344,7 +358,8 @@ class OpenAIBackend:
         from pydantic import ValidationError
 
         attempts: list[Usage] = []
-        token = _attempts.set(attempts)
+        spent: list[float] = []
+        tokens = (_attempts.set(attempts), _abstract.set(paper.abstract), _call_seconds.set(spent))
         try:
             retrying = AsyncRetrying(
                 retry=retry_if_exception(is_transient),
@@ -359,23 +374,25 @@ class OpenAIBackend:
             except InstructorRetryException as exc:
                 cause = _api_error(exc)
                 if cause is not exc and not isinstance(cause, (ValidationError, json.JSONDecodeError, ValueError)):
-                    raise CallFailed(self._message(cause), self._usage(attempts)) from None
+                    raise CallFailed(self._message(cause), self._usage(attempts, spent)) from None
                 raise InvalidOutput(
                     f"output failed validation after {exc.n_attempts} attempt(s): {self._message(cause)}",
-                    self._usage(attempts),
+                    self._usage(attempts, spent),
                 ) from None
             except IncompleteOutputException:
                 raise InvalidOutput(
-                    f"output truncated at max_tokens={self.settings.max_tokens}", self._usage(attempts)
+                    f"output truncated at max_tokens={self.settings.max_tokens}", self._usage(attempts, spent)
                 ) from None
             except (InvalidOutput, CallFailed):
                 raise
             except Exception as exc:  # openai errors not wrapped, e.g. 401 on the first call
-                raise CallFailed(self._message(_api_error(exc)), self._usage(attempts)) from None
+                raise CallFailed(self._message(_api_error(exc)), self._usage(attempts, spent)) from None
         finally:
-            _attempts.reset(token)
+            _attempts.reset(tokens[0])
+            _abstract.reset(tokens[1])
+            _call_seconds.reset(tokens[2])
         self.limiter.succeeded()
-        usage = self._usage(attempts)
+        usage = self._usage(attempts, spent)
         return Analysis(
             primary=reply.primary,
             secondary=list(reply.secondary),
@@ -398,7 +415,8 @@ class OpenAIBackend:
         text = re.sub(r"\s+", " ", text).strip()
         return redact(text, self._secret)[:500]
 
-    def _usage(self, attempts: list[Usage]) -> Usage:
+    def _usage(self, attempts: list[Usage], spent: list[float]) -> Usage:
+        """Tokens and cost summed over every attempt; latency is time inside HTTP calls only."""
         prompt = sum(a.prompt_tokens for a in attempts)
         completion = sum(a.completion_tokens for a in attempts)
         cost = self.price.cost(prompt, completion) if self.price is not None else None
@@ -407,6 +425,7 @@ class OpenAIBackend:
             completion_tokens=completion,
             total_tokens=prompt + completion,
             attempts=len(attempts),
+            latency_ms=round(sum(spent) * 1000, 2),
             cost_usd=cost,
         )
 

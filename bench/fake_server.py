@@ -1,0 +1,486 @@
+"""A fake OpenAI-compatible chat-completions server, stdlib only (asyncio streams, HTTP/1.1).
+
+Used by the fault-injection tests and the benchmarks; also runnable by hand::
+
+    python bench/fake_server.py --port 8765 --latency 1.0
+    paper-agent run digest.md --backend openai --base-url http://127.0.0.1:8765/v1 --model fake
+
+``POST /v1/chat/completions`` answers in tools mode (a tool call named after the request's
+``tools[0].function.name``) or JSON mode (``response_format`` present: the JSON is the message
+content) with a valid ``PaperTriage`` reply: a label picked from the request's own schema enum
+by a hash of the title, evidence = the first 6 words of the abstract, a short English TL;DR,
+and ``usage`` of about len(request text)/4 prompt tokens and 60-90 completion tokens.
+
+Faults are injected by rate. Each request draws from ``Random(f"{seed}|{title}|{n}")`` where n
+is the request's ordinal for that title, so the fate of the n-th request for a paper does not
+depend on arrival order. Kinds: ``rate_limit`` (429 + ``Retry-After``), ``server_error``
+(500), ``hang`` (sleep ``hang_seconds`` then drop the connection without a reply),
+``malformed`` (truncated JSON in the arguments/content), ``invalid`` (valid JSON, ``primary``
+"bogus").
+
+Counters (keyed by paper title): ``requests`` (every POST to chat/completions) and
+``successes`` (200 replies with valid output, recorded once the bytes are handed to the
+socket). ``GET /stats`` returns the totals as JSON, for a server in another process.
+
+In a test::
+
+    with FakeServer(latency=0.01, rate_429=0.2, seed=1) as server:
+        ... Agent(backend="openai", base_url=server.base_url, ...)
+        assert max(server.requests.values()) <= 18
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any, Callable
+
+FAULT_KINDS = ("rate_limit", "server_error", "hang", "malformed", "invalid")
+TITLE_RE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
+ABSTRACT_RE = re.compile(r"<abstract>(.*?)</abstract>", re.DOTALL)
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
+TLDR = "The paper proposes a method for its stated problem and reports gains over strong baselines on standard benchmarks."
+
+
+# ---------------------------------------------------------------------------- reply content
+
+
+def request_text(request: dict[str, Any]) -> dict[str, str]:
+    """The request's text by part: system prompt, user message(s), the schema sent as tools/format."""
+    system = "".join(str(m.get("content") or "") for m in request.get("messages", []) if m.get("role") == "system")
+    user = "".join(str(m.get("content") or "") for m in request.get("messages", []) if m.get("role") != "system")
+    schema = request.get("tools") or request.get("response_format") or ""
+    return {"system": system, "user": user, "schema": json.dumps(schema) if schema else ""}
+
+
+def paper_key(request: dict[str, Any]) -> tuple[str, str]:
+    """(title, abstract) taken from the last user message's <title>/<abstract> fences."""
+    user = request_text(request)["user"]
+    title = TITLE_RE.search(user)
+    abstract = ABSTRACT_RE.search(user)
+    return (title.group(1).strip() if title else "<no title>", abstract.group(1).strip() if abstract else "")
+
+
+def _schema(request: dict[str, Any]) -> tuple[dict[str, Any], str | None, bool]:
+    """(JSON schema of the reply, tool name or None, json_mode)."""
+    fmt = request.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return fmt.get("json_schema", {}).get("schema", {}), None, True
+    tools = request.get("tools") or []
+    if tools:
+        fn = tools[0].get("function", {})
+        return fn.get("parameters", {}), fn.get("name", "PaperTriage"), False
+    return {}, None, True
+
+
+def _labels(schema: dict[str, Any]) -> list[str]:
+    prop = schema.get("properties", {}).get("primary", {})
+    if "enum" in prop:
+        return list(prop["enum"])
+    ref = prop.get("$ref") or next((a.get("$ref") for a in prop.get("allOf", []) if "$ref" in a), None)
+    if ref:
+        target = schema.get("$defs", {}).get(ref.rsplit("/", 1)[-1], {})
+        if "enum" in target:
+            return list(target["enum"])
+    return ["other"]
+
+
+def label_for(title: str, labels: list[str]) -> str:
+    """Deterministic label from the title (stable across runs and processes)."""
+    return labels[int(hashlib.sha256(title.encode()).hexdigest(), 16) % len(labels)]
+
+
+def build_output(request: dict[str, Any], fault: str | None = None) -> tuple[str, str | None, bool]:
+    """(arguments/content string, tool name, json_mode) for a 200 reply."""
+    schema, tool, json_mode = _schema(request)
+    title, abstract = paper_key(request)
+    labels = _labels(schema)
+    obj: dict[str, Any] = {
+        "primary": label_for(title, labels),
+        "secondary": [],
+        "confidence": 0.8,
+        "evidence": " ".join(abstract.split()[:6]) or "n/a",
+        "tldr": TLDR,
+    }
+    if fault == "invalid":
+        obj["primary"] = "bogus"
+    text = json.dumps(obj)
+    if fault == "malformed":
+        text = text[: len(text) // 2]
+    return text, tool, json_mode
+
+
+def build_completion(request: dict[str, Any], fault: str | None = None, ident: int = 0) -> dict[str, Any]:
+    """A ``chat.completion`` body for ``request`` (fault: None, "malformed" or "invalid")."""
+    text, tool, json_mode = build_output(request, fault)
+    parts = request_text(request)
+    prompt_tokens = max(1, sum(len(v) for v in parts.values()) // 4)
+    completion_tokens = max(60, min(90, len(text) // 4))
+    if json_mode:
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        finish = "stop"
+    else:
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": f"call_{ident}", "type": "function", "function": {"name": tool, "arguments": text}}],
+        }
+        finish = "tool_calls"
+    return {
+        "id": f"chatcmpl-{ident}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "fake"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _error(message: str, kind: str, code: str | None = None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
+
+
+# ---------------------------------------------------------------------------- server
+
+
+class FakeServer:
+    """The server on 127.0.0.1 in a background thread (or the foreground with ``serve_forever``)."""
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        spread: float = 0.0,
+        seed: int = 0,
+        rate_429: float = 0.0,
+        rate_500: float = 0.0,
+        rate_hang: float = 0.0,
+        rate_malformed: float = 0.0,
+        rate_invalid: float = 0.0,
+        retry_after: float = 0.05,
+        hang_seconds: float = 2.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_request: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        rates = [rate_429, rate_500, rate_hang, rate_malformed, rate_invalid]
+        if any(r < 0 for r in rates) or sum(rates) > 1:
+            raise ValueError("fault rates must be >= 0 and sum to at most 1")
+        self.latency, self.spread, self.seed = latency, spread, seed
+        self.rates = dict(zip(FAULT_KINDS, rates))
+        self.retry_after, self.hang_seconds = retry_after, hang_seconds
+        self.host, self.port = host, port
+        self.on_request = on_request  # called with each parsed chat request (in the server thread)
+        self._lock = threading.Lock()
+        self._requests: Counter[str] = Counter()
+        self._successes: Counter[str] = Counter()
+        self._faults: Counter[str] = Counter()
+        self._ident = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._gate: asyncio.Event | None = None
+        self._conns: set[asyncio.Task[Any]] = set()
+        self._error: BaseException | None = None
+
+    # ------------------------------------------------------------------ counters
+    @property
+    def requests(self) -> dict[str, int]:
+        """Chat-completion requests received, per paper title (a snapshot)."""
+        with self._lock:
+            return dict(self._requests)
+
+    @property
+    def successes(self) -> dict[str, int]:
+        """200 replies with valid output sent, per paper title (a snapshot)."""
+        with self._lock:
+            return dict(self._successes)
+
+    @property
+    def faults(self) -> dict[str, int]:
+        """Injected faults by kind (a snapshot)."""
+        with self._lock:
+            return dict(self._faults)
+
+    @property
+    def total_requests(self) -> int:
+        with self._lock:
+            return sum(self._requests.values())
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": sum(self._requests.values()),
+                "papers": len(self._requests),
+                "successes": sum(self._successes.values()),
+                "faults": dict(self._faults),
+                "max_in_flight": self.max_in_flight,
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._successes.clear()
+            self._faults.clear()
+            self.max_in_flight = self.in_flight
+
+    def wait_for(self, predicate: Callable[["FakeServer"], bool], timeout: float = 30.0, poll: float = 0.005) -> bool:
+        """Poll ``predicate(self)`` until true or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self):
+                return True
+            time.sleep(poll)
+        return predicate(self)
+
+    # ------------------------------------------------------------------ hold replies
+    def pause(self) -> None:
+        """Hold every reply not yet sent; held requests are dropped (no reply) on ``resume``."""
+        if self._loop is not None and self._gate is not None:
+            self._loop.call_soon_threadsafe(self._gate.clear)
+            time.sleep(0.01)
+
+    def resume(self) -> None:
+        if self._loop is not None and self._gate is not None:
+            self._loop.call_soon_threadsafe(self._gate.set)
+            time.sleep(0.01)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> "FakeServer":
+        self._thread = threading.Thread(target=self._run_thread, name="fake-openai", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake server did not start")
+        if self._error is not None:
+            raise RuntimeError(f"fake server failed: {self._error!r}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(10)
+        self._thread = None
+
+    def __enter__(self) -> "FakeServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run_thread(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # surface start-up failures to start()
+            self._error = exc
+            self._ready.set()
+
+    def serve_forever(self, announce: Callable[[str], None] = print) -> None:
+        """Run in the foreground until SIGINT/SIGTERM (the standalone mode)."""
+        asyncio.run(self._main(announce, handle_signals=True))
+
+    async def _main(self, announce: Callable[[str], None] | None = None, handle_signals: bool = False) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._gate = asyncio.Event()
+        self._gate.set()
+        server = await asyncio.start_server(self._connection, self.host, self.port, backlog=1024, reuse_address=True)
+        self.port = server.sockets[0].getsockname()[1]
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._loop.add_signal_handler(sig, self._stop.set)
+        self._ready.set()
+        if announce is not None:
+            announce(f"fake OpenAI server listening on {self.base_url}")
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+            for task in list(self._conns):
+                task.cancel()
+            await asyncio.gather(*self._conns, return_exceptions=True)
+            await server.wait_closed()
+
+    # ------------------------------------------------------------------ HTTP/1.1
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._conns.add(task)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                try:
+                    method, target, version = lines[0].split(" ", 2)
+                except ValueError:
+                    return
+                headers: dict[str, str] = {}
+                for line in lines[1:]:
+                    if line:
+                        k, _, v = line.partition(":")
+                        headers[k.strip().lower()] = v.strip()
+                try:
+                    if headers.get("transfer-encoding", "").lower() == "chunked":
+                        body = await self._read_chunked(reader)
+                    else:
+                        n = int(headers.get("content-length") or 0)
+                        body = await reader.readexactly(n) if n else b""
+                except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+                    return
+                keep_alive = version.strip() == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+                reply = await self._dispatch(method, target.split("?", 1)[0], body)
+                if reply is None:  # a hang, or a reply held by pause(): drop the connection
+                    return
+                status, extra, payload, on_sent = reply
+                head_lines = [
+                    f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}",
+                    "Content-Type: application/json",
+                    f"Content-Length: {len(payload)}",
+                    "Connection: " + ("keep-alive" if keep_alive else "close"),
+                ] + [f"{k}: {v}" for k, v in extra.items()]
+                writer.write(("\r\n".join(head_lines) + "\r\n\r\n").encode("latin-1") + payload)
+                try:
+                    await writer.drain()
+                except ConnectionError:
+                    return
+                if on_sent is not None:
+                    on_sent()
+                if not keep_alive:
+                    return
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if task is not None:
+                self._conns.discard(task)
+            writer.close()
+
+    @staticmethod
+    async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+        chunks = []
+        while True:
+            size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                await reader.readline()
+                return b"".join(chunks)
+            chunks.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+
+    async def _dispatch(
+        self, method: str, path: str, body: bytes
+    ) -> tuple[int, dict[str, str], bytes, Callable[[], None] | None] | None:
+        if method == "GET" and path.rstrip("/").endswith("/stats"):
+            return 200, {}, json.dumps(self.stats()).encode(), None
+        if method == "POST" and path.rstrip("/").endswith("/stats/reset"):
+            self.reset()
+            return 200, {}, b"{}", None
+        if method == "GET" and path.rstrip("/").endswith("/models"):
+            return 200, {}, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode(), None
+        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+            return 404, {}, _error(f"no route for {method} {path}", "invalid_request_error"), None
+        try:
+            request = json.loads(body)
+            title, _ = paper_key(request)
+        except (ValueError, AttributeError, TypeError):
+            return 400, {}, _error("request body is not a JSON chat request", "invalid_request_error"), None
+        if self.on_request is not None:
+            self.on_request(request)
+        with self._lock:
+            self._requests[title] += 1
+            n = self._requests[title]
+            self._ident += 1
+            ident = self._ident
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            rng = random.Random(f"{self.seed}|{title}|{n}")
+            u = rng.random()
+            fault = None
+            acc = 0.0
+            for kind in FAULT_KINDS:
+                acc += self.rates[kind]
+                if u < acc:
+                    fault = kind
+                    break
+            delay = max(0.0, self.latency + (rng.uniform(-self.spread, self.spread) if self.spread else 0.0))
+            if fault is not None:
+                with self._lock:
+                    self._faults[fault] += 1
+            if fault == "rate_limit":
+                return 429, {"Retry-After": f"{self.retry_after:g}"}, _error(
+                    "Rate limit reached (fake server)", "requests", "rate_limit_exceeded"
+                ), None
+            if fault == "server_error":
+                await asyncio.sleep(min(delay, 0.01))
+                return 500, {}, _error("internal error (fake server)", "server_error"), None
+            if fault == "hang":
+                await asyncio.sleep(self.hang_seconds)
+                return None
+            if delay:
+                await asyncio.sleep(delay)
+            assert self._gate is not None
+            if not self._gate.is_set():
+                await self._gate.wait()
+                return None  # held by pause(): never answered
+            payload = json.dumps(build_completion(request, fault, ident)).encode()
+            on_sent = None if fault else (lambda: self._record_success(title))
+            return 200, {}, payload, on_sent
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _record_success(self, title: str) -> None:
+        with self._lock:
+            self._successes[title] += 1
+
+
+# ---------------------------------------------------------------------------- standalone
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Fake OpenAI-compatible chat-completions server")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    p.add_argument("--latency", type=float, default=0.0, help="mean seconds per reply")
+    p.add_argument("--spread", type=float, default=0.0, help="+/- uniform seconds around the mean")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rate-429", type=float, default=0.0)
+    p.add_argument("--rate-500", type=float, default=0.0)
+    p.add_argument("--rate-hang", type=float, default=0.0)
+    p.add_argument("--rate-malformed", type=float, default=0.0)
+    p.add_argument("--rate-invalid", type=float, default=0.0)
+    p.add_argument("--retry-after", type=float, default=0.05)
+    p.add_argument("--hang-seconds", type=float, default=2.0)
+    a = p.parse_args(argv)
+    server = FakeServer(
+        latency=a.latency, spread=a.spread, seed=a.seed, rate_429=a.rate_429, rate_500=a.rate_500,
+        rate_hang=a.rate_hang, rate_malformed=a.rate_malformed, rate_invalid=a.rate_invalid,
+        retry_after=a.retry_after, hang_seconds=a.hang_seconds, host=a.host, port=a.port,
+    )  # fmt: skip
+    server.serve_forever(lambda line: print(line, flush=True))
+    print(json.dumps(server.stats()), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
