@@ -13,7 +13,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 
 from agent.ingest import iter_papers
-from agent.evaluate.dataset import load_results
 from agent.outputs import make_writer
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult
@@ -38,6 +37,8 @@ def triage(
     stats = RunStats()
     previous: dict[str, PaperResult] = {}
     if retry_errors is not None:
+        from agent.evaluate.dataset import load_results  # only needed here; keeps start-up light
+
         previous = {r.id: r for r in load_results(retry_errors)}
     # Read the first paper before opening the output: a typo in an input path must fail
     # before an existing output file is touched.

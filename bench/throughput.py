@@ -12,8 +12,6 @@ Sections:
            500 papers end to end (prompt, instructor, validation, cache write, JSONL writer).
            Target < 3 ms/call.
 
---what-if runs the chosen sections with the suggested fixes simulated (bench/whatif.py,
-monkeypatched in this process only); the default is always the shipped code.
 
 The fake server runs in its own process so client and server each get a core.
 """
@@ -195,14 +193,8 @@ def main() -> None:
     p.add_argument("--sections", default="sharded,single,cpu")
     p.add_argument("--profile", action="store_true", help="cProfile the last cpu run")
     p.add_argument("--mode", default="tools", choices=["tools", "json"])
-    p.add_argument("--what-if", nargs="?", const="context,model,limiter", default=None, metavar="FIXES",
-                   help="simulate suggested fixes (bench/whatif.py: context,model,limiter) in this process")
     a = p.parse_args()
-    header("throughput" + (f" -- WHAT-IF {a.what_if}: fixes simulated (bench/whatif.py), not the shipped code" if a.what_if else ""))
-    if a.what_if:
-        import whatif
-
-        whatif.apply(tuple(a.what_if.split(",")))
+    header("throughput")
     sections = a.sections.split(",")
     results = {}
     if "sharded" in sections:

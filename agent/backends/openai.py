@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import re
+import ssl
 import time
 from typing import Any, Awaitable, Callable, Literal
 
@@ -103,10 +104,7 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
             self.secondary = seen  # type: ignore[attr-defined]
             return self
 
-    import instructor
-
-    # Wrapped once here: given a plain model, instructor re-wraps it on every call (~2 ms).
-    return instructor.openai_schema(create_model(
+    return create_model(
         "PaperTriage",
         __base__=Validators,
         __doc__="Method-type label, confidence, evidence and English TL;DR for one paper.",
@@ -118,7 +116,7 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
         confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),
         evidence=(str, Field(description="A short phrase copied verbatim from the abstract that supports primary")),
         tldr=(str, Field(description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract")),
-    ))
+    )
 
 
 class AdaptiveLimiter:
@@ -253,6 +251,7 @@ class OpenAIBackend:
         self._secret = settings.api_key.get_secret_value() if settings.api_key else None
         self.limiter = AdaptiveLimiter(settings.concurrency)
         self._clients: list[Any] = []
+        self._wrapped_model: Any = None
         self._next = 0
 
     # ------------------------------------------------------------------ identity
@@ -282,16 +281,23 @@ class OpenAIBackend:
     # ------------------------------------------------------------------ clients
     def _client(self) -> Any:
         if not self._clients:
+            import certifi
             import httpx
             import instructor
             import openai
 
+            # Wrapped once: given a plain model, instructor re-wraps it on every call (~2 ms).
+            # Done here, not in __init__, so a fully cached run never imports instructor.
+            self._wrapped_model = instructor.openai_schema(self.response_model)
             n = max(1, math.ceil(self.settings.concurrency / PER_CLIENT))
             mode = instructor.Mode.TOOLS if self.settings.mode == "tools" else instructor.Mode.JSON_SCHEMA
+            # One SSL context for all clients: each builds its own otherwise (~45 ms apiece).
+            ssl_context = ssl.create_default_context(cafile=certifi.where())
             for _ in range(n):
                 http = httpx.AsyncClient(
                     limits=httpx.Limits(max_connections=PER_CLIENT * 2, max_keepalive_connections=PER_CLIENT),
                     timeout=self.settings.timeout,
+                    verify=ssl_context,
                 )
                 raw = openai.AsyncOpenAI(
                     api_key=self._secret or "not-needed",  # local servers accept any key
@@ -325,7 +331,7 @@ class OpenAIBackend:
                 return await client.chat.completions.create(
                     model=self.model,
                     messages=self.prompt.messages(paper),
-                    response_model=self.response_model,
+                    response_model=self._wrapped_model,
                     max_retries=self.settings.max_retries,
                     temperature=self.settings.temperature,
                     max_tokens=self.settings.max_tokens,
