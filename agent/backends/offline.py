@@ -21,7 +21,7 @@ from agent.backends.base import Analysis
 from agent.schema import Paper, Usage
 from agent.taxonomy import Taxonomy
 
-OFFLINE_VERSION = "4"
+OFFLINE_VERSION = "5"
 MAX_TLDR_WORDS = 50
 
 STRONG_WEIGHT = 3.0
