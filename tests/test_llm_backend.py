@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 
 import httpx
@@ -14,6 +15,7 @@ from instructor.core import InstructorRetryException
 from agent.backends.openai import AdaptiveLimiter, is_transient, retry_after_seconds
 from agent.taxonomy import load_taxonomy
 from llm_fakes import (
+    json_body,
     BASE_URL,
     EchoModel,
     FakeSleep,
@@ -69,6 +71,13 @@ def test_json_mode_sends_a_json_schema_response_format(api, tmp_path):
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"]["required"]
     assert (r.status, r.primary, r.usage.prompt_tokens) == ("ok", "rl_rec", 100)
+
+
+def test_json_mode_reply_after_a_think_block_parses_without_a_reask(api, tmp_path):
+    content = "<think>\nThe abstract is about RL.\n</think>\n" + json.dumps(reply_args(EVIDENCE, primary="rl_rec"))
+    route = api.post("/chat/completions").mock(return_value=httpx.Response(200, json=json_body(content)))
+    r = make_agent(tmp_path, cache=False, mode="json").analyze(PAPER)
+    assert (r.status, r.primary, route.call_count) == ("ok", "rl_rec", 1)
 
 
 def test_reply_without_usage_is_ok_with_zero_tokens(api, tmp_path):

@@ -442,7 +442,17 @@ def _on_request(*args: Any, **kwargs: Any) -> None:
         attempts.append(Usage(attempts=1))
 
 
+THINK_BLOCK_RE = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL | re.IGNORECASE)
+
+
 def _on_response(response: Any, *args: Any, **kwargs: Any) -> None:
+    # Reasoning models on local servers (Qwen3, DeepSeek-R1 via Ollama or llama.cpp) put a
+    # <think>...</think> block before the JSON in JSON mode; drop it so the reply parses.
+    for choice in getattr(response, "choices", None) or []:
+        message = getattr(choice, "message", None)
+        content = getattr(message, "content", None)
+        if isinstance(content, str) and "</think>" in content:
+            message.content = THINK_BLOCK_RE.sub("", content, count=1)
     attempts = _attempts.get()
     usage = getattr(response, "usage", None)
     if attempts and usage is not None:
