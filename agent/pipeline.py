@@ -174,13 +174,13 @@ class Agent:
         return None, key
 
     def _finish(self, paper: Paper, key: str, outcome: Analysis | BackendFailure, started: float) -> PaperResult:
-        latency = (time.perf_counter() - started) * 1000
-        if isinstance(outcome, BackendFailure):
-            usage = outcome.usage if outcome.usage.latency_ms else outcome.usage.model_copy(update={"latency_ms": round(latency, 2)})
-            return self._result(paper, status=outcome.status, error=str(outcome), usage=usage)
         # A backend that times its own HTTP calls reports that (waiting for a concurrency
-        # slot or a backoff is not the endpoint's latency); otherwise the wall time.
-        usage = outcome.usage if outcome.usage.latency_ms else outcome.usage.model_copy(update={"latency_ms": round(latency, 2)})
+        # slot or a backoff is not the endpoint's latency); otherwise use the wall time.
+        usage = outcome.usage
+        if not usage.latency_ms:
+            usage = usage.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+        if isinstance(outcome, BackendFailure):
+            return self._result(paper, status=outcome.status, error=str(outcome), usage=usage)
         result = self._result(
             paper,
             primary=outcome.primary,
