@@ -20,7 +20,7 @@ from typing import Any
 from agent.backends.base import Analysis, Backend, BackendFailure
 from agent.cache import KeyBuilder, ResultCache
 from agent.errors import ConfigError
-from agent.schema import STATUSES, Paper, PaperResult, Usage
+from agent.schema import STATUSES, Paper, PaperResult
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy, load_taxonomy
 
