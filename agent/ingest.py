@@ -158,7 +158,7 @@ def _stream_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise _read_error(path, exc) from None
 
 
-HEADING_RE = re.compile(r"^#{2,4}\s*(?:\[\d+\]\s*)?\[(?P<title>.+)\]\((?P<url>[^)\s]+)\)\s*$")
+HEADING_RE = re.compile(r"^#{2,4}\s*(?:\[\d+\]\s*|\d+\.\s+)?\[(?P<title>.+)\]\((?P<url>[^)\s]+)\)\s*$")
 TABLE_HEADER_RE = re.compile(r"^\|.*\btitle\b.*\|", re.IGNORECASE)
 
 
@@ -289,6 +289,9 @@ def _split_row(line: str, strip: bool = True) -> list[str]:
     return [c.strip() for c in cells] if strip else cells
 
 
+MD_LINK_RE = re.compile(r"\[(.+)\]\((\S+)\)")
+
+
 def parse_table_md(text: str, path: str) -> Iterator[Paper]:
     lines = text.split("\n")
     header_at = next((i for i, line in enumerate(lines) if TABLE_HEADER_RE.match(line)), None)
@@ -300,8 +303,8 @@ def parse_table_md(text: str, path: str) -> Iterator[Paper]:
         for field, aliases in TABLE_COLUMNS.items():
             if field not in col and name in aliases:
                 col[field] = i
-    if "title" not in col or "link" not in col:
-        raise InputError(path, f"table header needs Title and Link columns, found {header}")
+    if "title" not in col:
+        raise InputError(path, f"table header needs a Title column, found {header}")
     # Join run-on lines (rows continue on lines that start with whitespace) into logical rows.
     rows: list[tuple[int, str]] = []
     for i in range(header_at + 1, len(lines)):
@@ -330,11 +333,17 @@ def parse_table_md(text: str, path: str) -> Iterator[Paper]:
         if len(cells) != width:
             log.warning("%s:%d: skipped row: %d cells, expected %d", path, lineno, len(cells), width)
             continue
-        pid = arxiv_id(cells[col["link"]])
+        # The id comes from the Link column, or from a link in the title cell
+        # ("| [Title](https://arxiv.org/abs/ID) | ..."), or from any cell that has one.
+        link_cells = [cells[col["link"]]] if "link" in col else []
+        pid = next((i for i in map(arxiv_id, [*link_cells, cells[col["title"]], *cells]) if i), None)
         if pid is None:
-            log.warning("%s:%d: skipped row: no arXiv id in %r", path, lineno, cells[col["link"]][:80])
+            log.warning("%s:%d: skipped row: no arXiv link or id", path, lineno)
             continue
         title = normalize_ws(cells[col["title"]])
+        linked = MD_LINK_RE.fullmatch(title)
+        if linked:
+            title = linked.group(1).strip()
         if not title:
             log.warning("%s:%d: skipped row: empty title", path, lineno)
             continue

@@ -394,3 +394,18 @@ def test_a_broken_jsonl_line_is_skipped_with_a_warning(caplog):
         papers = parse(text)
     assert [p.id for p in papers] == ["2501.01234", "2501.00002"]
     assert any("inline.md:2:" in r.getMessage() and "invalid JSON" in r.getMessage() for r in caplog.records)
+
+
+def test_table_without_a_link_column_takes_the_id_from_a_linked_title():
+    text = (
+        "| Title | Authors | Abstract |\n|---|---|---|\n"
+        "| [Semantic IDs for Search](https://arxiv.org/abs/2501.01234v2) | A. One, B. Two | We propose semantic IDs. |\n"
+    )
+    [paper] = list(parse_text(text, "list.md"))
+    assert (paper.id, paper.title, paper.authors) == ("2501.01234", "Semantic IDs for Search", ["A. One", "B. Two"])
+
+
+def test_digest_heading_numbered_with_a_dot_is_read():
+    text = "### 7. [A Title Here](https://arxiv.org/abs/2501.00002)\n*X Y, Z W*\n\nAbstract: We propose things.\n"
+    [paper] = list(parse_text(text, "d.md"))
+    assert (paper.id, paper.title, paper.abstract) == ("2501.00002", "A Title Here", "We propose things.")
