@@ -75,3 +75,14 @@ def invoke():
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def api():
+    """respx routes for the fake OpenAI-compatible endpoint the LLM tests talk to."""
+    import respx
+
+    from llm_fakes import BASE_URL
+
+    with respx.mock(base_url=BASE_URL) as router:
+        yield router

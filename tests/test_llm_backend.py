@@ -9,7 +9,6 @@ import time
 import httpx
 import openai
 import pytest
-import respx
 from instructor.core import InstructorRetryException
 
 from agent.backends.openai import AdaptiveLimiter, is_transient, retry_after_seconds
@@ -36,12 +35,6 @@ from llm_fakes import (
 
 PAPER = make_paper(1)
 EVIDENCE = "a retrieval-augmented generation pipeline"
-
-
-@pytest.fixture
-def api():
-    with respx.mock(base_url=BASE_URL) as router:
-        yield router
 
 
 # --------------------------------------------------------------------------- 1. normal replies

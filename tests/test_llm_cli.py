@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import respx
 from typer.testing import CliRunner
 
 from agent.batch import triage
@@ -31,12 +30,6 @@ from llm_fakes import (
 
 KEY = "sk-LEAKCHECK-1234567890abcdef"
 PAPERS = [make_paper(i) for i in (1, 2, 3)]
-
-
-@pytest.fixture
-def api():
-    with respx.mock(base_url=BASE_URL) as router:
-        yield router
 
 
 @pytest.fixture

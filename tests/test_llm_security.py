@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-import respx
 
 from agent.backends.openai import redact
 from agent.batch import triage
 from agent.taxonomy import load_taxonomy
 from llm_fakes import (
-    BASE_URL,
     EchoModel,
     _isolate_llm,  # noqa: F401  (autouse)
     _shared_ssl_context,  # noqa: F401  (autouse)
@@ -33,12 +30,6 @@ HOSTILE = make_paper(
     "Results on three datasets improve recall.",
 )
 KEY = "sk-LEAKCHECK-1234567890abcdef"
-
-
-@pytest.fixture
-def api():
-    with respx.mock(base_url=BASE_URL) as router:
-        yield router
 
 
 # --------------------------------------------------------------------------- 9. injection

@@ -15,8 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agent.errors import DatasetError, OutputError
+from agent.errors import DatasetError
 from agent.evaluate.dataset import DatasetItem, load_dataset, load_results
+from agent.evaluate.report import write_files
 from agent.evaluate.metrics import Estimate, EvalReport, evaluate, mcnemar_exact, paired_bootstrap_diff
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
@@ -287,15 +288,8 @@ def render_comparison_markdown(comp: Comparison) -> str:
 
 def write_comparison(comp: Comparison, out_dir: str | Path) -> dict[str, Path]:
     """Write ``compare.md`` and ``compare.json`` into ``out_dir`` (created if needed)."""
-    out = Path(out_dir)
     files = {
-        "json": (out / "compare.json", comp.model_dump_json(indent=2) + "\n"),
-        "markdown": (out / "compare.md", render_comparison_markdown(comp)),
+        "json": ("compare.json", comp.model_dump_json(indent=2) + "\n"),
+        "markdown": ("compare.md", render_comparison_markdown(comp)),
     }
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for path, text in files.values():
-            path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write comparison ({exc.strerror or exc})") from None
-    return {key: path for key, (path, _) in files.items()}
+    return write_files(out_dir, files, "comparison")

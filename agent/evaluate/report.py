@@ -299,18 +299,23 @@ def render_html(report: EvalReport) -> str:
     return "\n".join(p for p in parts if p) + "\n"
 
 
-def write_reports(report: EvalReport, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``metrics.json``, ``report.md`` and ``report.html`` into ``out_dir`` (created if needed)."""
+def write_files(out_dir: str | Path, files: dict[str, tuple[str, str]], what: str) -> dict[str, Path]:
+    """Write ``{key: (file name, text)}`` into ``out_dir`` (created if needed); paths by key."""
     out = Path(out_dir)
-    files = {
-        "json": (out / "metrics.json", report.model_dump_json(indent=2) + "\n"),
-        "markdown": (out / "report.md", render_markdown(report)),
-        "html": (out / "report.html", render_html(report)),
-    }
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for path, text in files.values():
-            path.write_text(text, encoding="utf-8")
+        for name, text in files.values():
+            (out / name).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise OutputError(f"{out}: cannot write eval reports ({exc.strerror or exc})") from None
-    return {key: path for key, (path, _) in files.items()}
+        raise OutputError(f"{out}: cannot write {what} ({exc.strerror or exc})") from None
+    return {key: out / name for key, (name, _) in files.items()}
+
+
+def write_reports(report: EvalReport, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``metrics.json``, ``report.md`` and ``report.html`` into ``out_dir`` (created if needed)."""
+    files = {
+        "json": ("metrics.json", report.model_dump_json(indent=2) + "\n"),
+        "markdown": ("report.md", render_markdown(report)),
+        "html": ("report.html", render_html(report)),
+    }
+    return write_files(out_dir, files, "eval reports")
