@@ -114,6 +114,15 @@ def _decode(data: bytes, path: Path, final: bool = True) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _check_bytes(data: bytes, path: Path, complete: bool) -> str:
+    """Reject empty, binary and non-UTF-8 content; ``complete`` says ``data`` is the whole file."""
+    if complete and not data.strip():
+        raise InputError(str(path), "file is empty")
+    if b"\x00" in data[:8192]:
+        raise InputError(str(path), "binary file (contains NUL bytes), expected a text digest")
+    return _decode(data, path, final=complete)
+
+
 def check_file(path: Path) -> str:
     """Check that ``path`` looks like a readable text digest and return its first 64 KiB.
 
@@ -126,21 +135,16 @@ def check_file(path: Path) -> str:
             more = bool(fh.read(1))
     except OSError as exc:
         raise _read_error(path, exc) from None
-    if not head.strip() and not more:
-        raise InputError(str(path), "file is empty")
-    if b"\x00" in head[:8192]:
-        raise InputError(str(path), "binary file (contains NUL bytes), expected a text digest")
-    return _decode(head, path, final=not more)
+    return _check_bytes(head, path, complete=not more)
 
 
 def read_text(path: Path) -> str:
     """Read a whole file as UTF-8 text, or raise ``InputError`` saying what is wrong with it."""
-    check_file(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise _read_error(path, exc) from None
-    return _decode(data, path)
+    return _check_bytes(data, path, complete=True)
 
 
 def _stream_lines(path: Path) -> Iterator[tuple[int, str]]:

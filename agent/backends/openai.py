@@ -27,7 +27,7 @@ import ssl
 import time
 from typing import Any, Awaitable, Callable, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from agent.backends.base import Analysis, CallFailed, InvalidOutput
@@ -84,9 +84,9 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
 
         @field_validator("evidence", check_fields=False)
         @classmethod
-        def _evidence(cls, v: str, info: ValidationInfo) -> str:
+        def _evidence(cls, v: str) -> str:
             v = v.strip().strip('"“”')
-            abstract = (info.context or {}).get("abstract", _abstract.get())
+            abstract = _abstract.get()
             if not v:
                 raise ValueError("evidence is empty; copy a short phrase from the abstract")
             if abstract is not None and _norm(v) not in _norm(abstract):
