@@ -27,7 +27,7 @@ app = typer.Typer(
     help="Triage arXiv digests: method-type labels, English TL;DRs, cached results, evals.",
 )
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect or empty the result cache.")
-eval_app = typer.Typer(help="Score the agent against hand labels (default: the 40 seed papers), or compare two runs.")
+eval_app = typer.Typer(help="Score the agent against hand labels (default: the frozen test split), or compare two runs.")
 app.add_typer(cache_app, name="cache")
 app.add_typer(eval_app, name="eval")
 err = Console(stderr=True)
@@ -190,7 +190,9 @@ def cache_explain(
 @eval_app.callback(invoke_without_command=True)
 def eval_run(
     ctx: typer.Context,
-    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Labelled JSONL (default: built-in seed dataset)"),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="seeds | dev | test (default: test, the frozen split) | a labelled JSONL file"
+    ),
     results: Optional[Path] = typer.Option(None, "--results", help="Score this results file; call no model"),
     out: Path = typer.Option(Path("eval-out"), "-o", "--out", help="Folder for metrics.json, report.md, report.html"),
     backend: Optional[str] = BackendOpt,
@@ -235,16 +237,18 @@ def eval_run(
 def eval_compare(
     run_a: Path = typer.Argument(..., help="Eval folder or results JSONL (baseline)"),
     run_b: Path = typer.Argument(..., help="Eval folder or results JSONL (candidate)"),
-    dataset: Optional[Path] = typer.Option(None, "--dataset", help="Labelled JSONL (default: built-in seed dataset)"),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="seeds | dev | test (default: test) | a labelled JSONL file"
+    ),
     out: Path = typer.Option(Path("compare-out"), "-o", "--out", help="Folder for compare.md and compare.json"),
     taxonomy: Optional[Path] = TaxonomyOpt,
 ) -> None:
     """Side-by-side metrics, McNemar test, paired bootstrap, and every paper whose label changed."""
     from agent.evaluate import compare, format_comparison_text, load_dataset, write_comparison
-    from agent.evaluate.runner import default_dataset
+    from agent.evaluate.runner import resolve_dataset
     from agent.taxonomy import load_taxonomy
 
-    comp = compare(run_a, run_b, load_dataset(dataset or default_dataset()), taxonomy=load_taxonomy(taxonomy))
+    comp = compare(run_a, run_b, load_dataset(resolve_dataset(dataset).path), taxonomy=load_taxonomy(taxonomy))
     typer.echo(format_comparison_text(comp))
     for name, path in write_comparison(comp, out).items():
         typer.echo(f"{name}: {path}")

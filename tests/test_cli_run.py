@@ -106,7 +106,7 @@ def test_cache_stats_then_clear(first_run, invoke, cache_dir):
     stats = json.loads(invoke("cache", "stats").stdout)
     assert (stats["path"], stats["entries"]) == (str(cache_dir), 40)
     ((name, count),) = stats["by_backend_model"].items()
-    assert re.fullmatch(r"offline/cue-scorer-v\d+", name) and count == 40
+    assert re.fullmatch(r"offline/linear-v\d+", name) and count == 40
     proc = invoke("cache", "clear")
     assert (proc.exit_code, proc.stdout.strip()) == (0, "removed 40 entries")
     assert json.loads(invoke("cache", "stats").stdout)["entries"] == 0

@@ -63,7 +63,7 @@ def test_jsonl_records_the_triage_of_each_paper(small, tmp_path):
     rag, multi, skipped = read_jsonl(tmp_path / "out.jsonl")
     assert (rag.primary, rag.url) == ("rag", "https://arxiv.org/abs/2501.00001")
     assert rag.authors == ["Ada Lovelace", "Alan Turing"]
-    assert (multi.primary, multi.secondary) == ("generative_rec", ["rl_rec", "debiasing"])
+    assert (multi.primary, multi.secondary) == ("debiasing", ["generative_rec"])
     assert (skipped.status, skipped.primary) == ("skipped", None)
     assert "no abstract" in skipped.error
 
@@ -75,7 +75,7 @@ def test_csv_has_a_header_and_one_row_per_paper(small, tmp_path):
         rows = list(csv.DictReader(fh))
     assert [r["id"] for r in rows] == ["2501.00001", "2501.00002", "2501.00003"]
     assert rows[0]["authors"] == "Ada Lovelace; Alan Turing"
-    assert rows[1]["secondary"] == "rl_rec;debiasing"
+    assert rows[1]["secondary"] == "generative_rec"
     assert (rows[2]["status"], rows[2]["primary"]) == ("skipped", "")
     assert out.read_text(encoding="utf-8").startswith("id,title,authors,url,primary,secondary,confidence,tldr,")
 
@@ -92,7 +92,7 @@ def test_markdown_has_contents_with_counts_per_label(small, tmp_path):
     md = (tmp_path / "out.md").read_text(encoding="utf-8")
     counts = dict(re.findall(r"^- \[([\w ]+)\]\(#[\w-]+\) \((\d+)\)$", md, re.M))
     assert counts == {
-        "rag": "1", "generative_rec": "1", "rl_rec": "0", "debiasing": "0", "other": "0", "not triaged": "1"
+        "rag": "1", "generative_rec": "0", "rl_rec": "0", "debiasing": "1", "other": "0", "not triaged": "1"
     }  # fmt: skip
     assert md.startswith("# paper-agent reading list\n\n3 papers, triaged ")
 
@@ -103,7 +103,7 @@ def test_markdown_entry_has_linked_title_labels_with_confidence_and_tldr(small, 
     run([small], tmp_path / "out.md", fmt="md")
     md = (tmp_path / "out.md").read_text(encoding="utf-8")
     assert f"### [{multi.title}](https://arxiv.org/abs/2501.00002)" in md
-    assert f"**Labels:** `generative_rec` ({multi.confidence:.2f}) · also `rl_rec`, `debiasing`" in md
+    assert f"**Labels:** `debiasing` ({multi.confidence:.2f}) · also `generative_rec`" in md
     assert f"**TL;DR:** {multi.tldr}" in md
     assert "*Grace Hopper*" in md
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.backends.base import Analysis
+from agent.backends.linear import CueComponents, LinearModel, cue_features, ngram_features
 from agent.schema import Paper, Usage
 from agent.taxonomy import Taxonomy
 
-OFFLINE_VERSION = "5"
+OFFLINE_VERSION = "6"
 MAX_TLDR_WORDS = 50
 
 STRONG_WEIGHT = 3.0
@@ -290,23 +291,38 @@ class OfflineBackend:
     name = "offline"
     is_sync = True
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
+    def __init__(self, taxonomy: Taxonomy, linear_model: LinearModel | None = None, *, learned: bool = True) -> None:
         self.taxonomy = taxonomy
-        self.model = f"cue-scorer-v{OFFLINE_VERSION}"
-        self.prompt_version = f"offline-v{OFFLINE_VERSION}"
         self._matcher = _Matcher.build(taxonomy)
+        # The learned model was fitted on the default taxonomy's labels and cues; any other
+        # taxonomy (a user's own labels, or edited cues) falls back to pure cue scoring.
+        # ``learned=False`` is the pure cue scorer (what the training script featurizes with).
+        model = (linear_model or LinearModel.load()) if learned else None
+        self._linear = model if model is not None and model.matches(taxonomy.tag, taxonomy.names) else None
+        if self._linear is not None:
+            self.model = f"linear-v{OFFLINE_VERSION}"
+        else:
+            self.model = f"cue-scorer-v{OFFLINE_VERSION}"
+        self.prompt_version = f"offline-v{OFFLINE_VERSION}"
 
     def cache_components(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model, "taxonomy": self.taxonomy.canonical_json}
+        components: dict[str, Any] = {"backend": self.name, "model": self.model, "taxonomy": self.taxonomy.canonical_json}
+        if self._linear is not None:
+            components["weights"] = self._linear.fingerprint
+        return components
 
     async def analyze(self, paper: Paper) -> Analysis:
         return self.analyze_sync(paper)
 
     # ------------------------------------------------------------------ classification
-    def scores(
+    def cue_components(
         self, paper: Paper, doc: _Abstract | None = None
-    ) -> tuple[dict[str, float], dict[str, bool], dict[str, tuple[float, int, int]]]:
-        """Per-label score, whether a strong cue hit, and the best abstract hit (for evidence)."""
+    ) -> tuple[dict[str, CueComponents], dict[str, tuple[float, int, int]]]:
+        """Per label: cue weight in the title, the contribution sentences and the rest of the
+        abstract (repeats damped), whether a strong cue hit; and the best abstract hit (evidence).
+
+        Both classifiers read this: the cue scorer sums it, the linear model uses it as features.
+        """
         doc = doc or _Abstract.parse(paper.abstract)
         starts = [s for s, _ in doc.sentences]
         contrib = doc.contributions
@@ -326,18 +342,55 @@ class OfflineBackend:
                 rank = weight * (CONTRIB_WEIGHT if slot == 1 else REST_WEIGHT)
                 if rank > best_hit.get(label, (0.0, 0, 0))[0]:
                     best_hit[label] = (rank, start, end)
-        scores: dict[str, float] = {}
-        strong = {label: any(max(w) >= STRONG_WEIGHT for w in cues.values()) for label, cues in per_label.items()}
+        comps: dict[str, CueComponents] = {}
         for label, cues in per_label.items():
-            total = 0.0
-            for title_w, contrib_w, rest_w in cues.values():
+            title_w = contrib_w = rest = 0.0
+            for t, c, r in cues.values():
+                title_w += t
+                contrib_w += c
                 # Repeated mentions help, with diminishing returns.
-                rest = REST_WEIGHT * (rest_w if rest_w <= 3 else 3 + math.log(rest_w - 2))
-                total += TITLE_WEIGHT * title_w + CONTRIB_WEIGHT * contrib_w + rest
-            scores[label] = round(total, 4)
-        return scores, strong, best_hit
+                rest += r if r <= 3 else 3 + math.log(r - 2)
+            strong = any(max(w) >= STRONG_WEIGHT for w in cues.values())
+            comps[label] = (title_w, contrib_w, rest, strong)
+        return comps, best_hit
+
+    def scores(
+        self, paper: Paper, doc: _Abstract | None = None
+    ) -> tuple[dict[str, float], dict[str, bool], dict[str, tuple[float, int, int]]]:
+        """Per-label cue score, whether a strong cue hit, and the best abstract hit (for evidence)."""
+        comps, best_hit = self.cue_components(paper, doc)
+        scores = {
+            label: round(TITLE_WEIGHT * t + CONTRIB_WEIGHT * c + REST_WEIGHT * r, 4)
+            for label, (t, c, r, _) in comps.items()
+        }
+        return scores, {label: comp[3] for label, comp in comps.items()}, best_hit
 
     def classify(
+        self, paper: Paper, doc: _Abstract | None = None
+    ) -> tuple[str, list[str], float, dict[str, float], dict[str, tuple[float, int, int]]]:
+        """Primary, secondary, confidence, per-label scores and the evidence hits.
+
+        With the default taxonomy the fitted linear model decides; otherwise the cue scorer.
+        """
+        if self._linear is not None:
+            return self._classify_linear(self._linear, paper, doc)
+        return self._classify_cues(paper, doc)
+
+    def _classify_linear(
+        self, model: LinearModel, paper: Paper, doc: _Abstract | None = None
+    ) -> tuple[str, list[str], float, dict[str, float], dict[str, tuple[float, int, int]]]:
+        comps, best_hit = self.cue_components(paper, doc)
+        pred = model.predict(ngram_features(paper.title, paper.abstract), cue_features(comps))
+        fallback = self.taxonomy.fallback
+        cut = model.secondary_threshold
+        secondary = [
+            lab
+            for lab, p in sorted(pred.probs.items(), key=lambda kv: -kv[1])
+            if lab not in (pred.top, fallback) and p >= cut
+        ]
+        return pred.top, secondary, round(pred.confidence, 3), pred.probs, best_hit
+
+    def _classify_cues(
         self, paper: Paper, doc: _Abstract | None = None
     ) -> tuple[str, list[str], float, dict[str, float], dict[str, tuple[float, int, int]]]:
         scores, strong, best_hit = self.scores(paper, doc)

@@ -7,9 +7,12 @@ can be recomputed, and ``compare`` can pair two runs paper by paper.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from agent.evaluate.dataset import check_labels, dataset_papers, load_dataset, load_results
 from agent.evaluate.metrics import EvalReport, evaluate
@@ -20,9 +23,45 @@ from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
 
 
+# The labelled sets shipped in the wheel (``evals/`` in the source tree), by the name
+# ``paper-agent eval --dataset`` takes. ``test`` is the default: it is the frozen split nothing
+# was fitted on, so its figures are the ones that predict accuracy on new papers.
+BUILTIN_DATASETS = {"seeds": "seed_dataset.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}
+DEFAULT_DATASET = "test"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Where a dataset lives and what a reader of its scores must know about it."""
+
+    name: str
+    path: Path
+    description: str = ""
+    human_agreement: dict[str, Any] | None = None
+
+
+def _data_file(name: str) -> Path:
+    return Path(str(resources.files("agent").joinpath(f"data/{name}")))
+
+
+def resolve_dataset(spec: str | Path | None = None) -> DatasetInfo:
+    """``seeds``, ``dev``, ``test`` (the shipped sets) or a path to a labelled JSONL file."""
+    name = DEFAULT_DATASET if spec is None else str(spec)
+    if name in BUILTIN_DATASETS:
+        meta = json.loads(_data_file("datasets.json").read_text(encoding="utf-8")).get(name, {})
+        return DatasetInfo(
+            name=name,
+            path=_data_file(BUILTIN_DATASETS[name]),
+            description=meta.get("description", ""),
+            human_agreement=meta.get("human_agreement"),
+        )
+    path = Path(name)
+    return DatasetInfo(name=path.name, path=path)
+
+
 def default_dataset() -> Path:
-    """The 40 hand-labelled seed papers (``evals/seed_dataset.jsonl``, shipped in the wheel)."""
-    return Path(str(resources.files("agent").joinpath("data/seed_dataset.jsonl")))
+    """The default labelled set (``test``), as shipped in the wheel."""
+    return resolve_dataset().path
 
 
 def run_eval(
@@ -34,9 +73,9 @@ def run_eval(
     on_result: Callable[[PaperResult], None] | None = None,
 ) -> tuple[EvalReport, dict[str, Path]]:
     """Run ``agent`` on every dataset paper, save ``results.jsonl``, score it, write reports."""
-    path = Path(dataset) if dataset is not None else default_dataset()
-    items = load_dataset(path)
-    check_labels(items, agent.taxonomy, str(path))
+    info = resolve_dataset(dataset)
+    items = load_dataset(info.path)
+    check_labels(items, agent.taxonomy, str(info.path))
     out = Path(out_dir)
     writer = JsonlWriter(out / "results.jsonl")
     results: list[PaperResult] = []
@@ -46,7 +85,7 @@ def run_eval(
             results.append(result)
     finally:
         writer.close()
-    report = evaluate(results, items, taxonomy=agent.taxonomy, seed=seed, dataset_name=str(path))
+    report = evaluate(results, items, taxonomy=agent.taxonomy, seed=seed, dataset_name=info.name)
     paths = write_reports(report, out)
     paths["results"] = out / "results.jsonl"
     return report, paths
@@ -61,10 +100,10 @@ def score_file(
     seed: int = 0,
 ) -> tuple[EvalReport, dict[str, Path]]:
     """Score an existing results file without calling any model."""
-    path = Path(dataset) if dataset is not None else default_dataset()
-    items = load_dataset(path)
+    info = resolve_dataset(dataset)
+    items = load_dataset(info.path)
     scored = load_results(results)
-    report = evaluate(scored, items, taxonomy=taxonomy, seed=seed, dataset_name=str(path))
+    report = evaluate(scored, items, taxonomy=taxonomy, seed=seed, dataset_name=info.name)
     out = Path(out_dir)
     paths = write_reports(report, out)
     if Path(results).resolve() != (out / "results.jsonl").resolve():

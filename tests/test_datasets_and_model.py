@@ -1,0 +1,124 @@
+"""The shipped labelled splits and the offline model fitted on them.
+
+These guard the promises the README makes about the numbers: dev and test never overlap (and
+never overlap the seeds), every label has test support, the built-in names resolve to the
+files in the wheel, and the shipped model is exactly what the training script rebuilds from
+``evals/dev.jsonl``, so nobody can hand-edit weights or fit them on test unnoticed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from agent import Agent, Paper, load_dataset, load_taxonomy
+from agent.backends.linear import LinearModel
+from agent.backends.offline import OfflineBackend
+from agent.evaluate.runner import resolve_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+EVALS = ROOT / "evals"
+LABELS = ("rag", "generative_rec", "rl_rec", "debiasing", "other")
+
+
+def test_builtin_names_resolve_to_the_shipped_files() -> None:
+    for name, file in (("seeds", "seed_dataset.jsonl"), ("dev", "dev.jsonl"), ("test", "test.jsonl")):
+        info = resolve_dataset(name)
+        assert info.name == name
+        assert info.path.read_bytes() == (EVALS / file).read_bytes()
+    assert resolve_dataset(None).name == "test"
+    assert resolve_dataset("mine.jsonl").path == Path("mine.jsonl")
+
+
+def test_splits_are_disjoint_and_every_label_has_test_support() -> None:
+    dev, test, seeds = (load_dataset(EVALS / f) for f in ("dev.jsonl", "test.jsonl", "seed_dataset.jsonl"))
+    dev_ids, test_ids, seed_ids = ({it.id for it in d} for d in (dev, test, seeds))
+    assert not dev_ids & test_ids
+    assert not (dev_ids | test_ids) & seed_ids
+    assert len(test) >= 250
+    counts = Counter(it.primary for it in test)
+    assert all(counts[label] >= 30 for label in LABELS), counts
+    overall = Counter(it.primary for it in [*dev, *test])
+    assert all(overall[label] >= 40 for label in LABELS), overall
+    assert sum(bool(it.reference_tldr) for it in [*dev, *test]) >= 150
+
+
+def test_reference_tldrs_follow_the_guide() -> None:
+    for item in load_dataset(EVALS / "test.jsonl") + load_dataset(EVALS / "dev.jsonl"):
+        if item.reference_tldr:
+            assert len(item.reference_tldr.split()) <= 50, item.id
+
+
+def test_provenance_lists_every_labelled_paper_with_its_split() -> None:
+    rows = (EVALS / "provenance.csv").read_text(encoding="utf-8").splitlines()[1:]
+    split = {line.split(",")[0]: line.split(",")[2] for line in rows}
+    for name in ("dev", "test"):
+        for item in load_dataset(EVALS / f"{name}.jsonl"):
+            assert split[item.id] == name
+
+
+def test_default_taxonomy_uses_the_fitted_model_and_a_custom_one_the_cue_scorer(tmp_path: Path) -> None:
+    taxonomy = load_taxonomy()
+    assert OfflineBackend(taxonomy).model.startswith("linear-")
+    edited = tmp_path / "tax.toml"
+    text = (ROOT / "prompts" / "taxonomy.toml").read_text(encoding="utf-8")
+    edited.write_text(text.replace('"GraphRAG",', '"GraphRAG", "RAG-Fusion",', 1), encoding="utf-8")
+    assert OfflineBackend(load_taxonomy(edited)).model.startswith("cue-scorer-")
+
+
+def test_model_weights_are_part_of_the_cache_key() -> None:
+    taxonomy = load_taxonomy()
+    shipped = LinearModel.load()
+    data = json.loads((ROOT / "agent" / "data" / "offline_model.json").read_text(encoding="utf-8"))
+    data["intercept"] = [w + 1.0 for w in data["intercept"]]
+    other = LinearModel(data)
+    a = OfflineBackend(taxonomy, shipped).cache_components()
+    b = OfflineBackend(taxonomy, other).cache_components()
+    assert a != b
+
+
+def test_confidence_is_calibrated_probability_in_range() -> None:
+    agent = Agent(backend="offline", cache=False)
+    results = agent.analyze_many(
+        [
+            Paper(id="2501.00001", title="GraphRAG for multi-hop question answering",
+                  abstract="We propose a retrieval-augmented generation framework that retrieves knowledge graph paths "
+                  "and feeds them to an LLM to answer multi-hop questions. Experiments show gains."),
+            Paper(id="2501.00002", title="A study of CTR prediction features",
+                  abstract="We study feature interactions for click-through rate prediction in advertising systems."),
+        ]
+    )
+    first, second = list(results)
+    assert first.primary == "rag" and 0.0 < first.confidence <= 1.0
+    assert second.primary == "other" and 0.0 < second.confidence <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs the train extra (scikit-learn)")
+def test_shipped_model_is_what_the_training_script_builds() -> None:
+    sys.path.insert(0, str(EVALS))
+    try:
+        import train_offline
+    finally:
+        sys.path.remove(str(EVALS))
+    shipped = json.loads((ROOT / "agent" / "data" / "offline_model.json").read_text(encoding="utf-8"))
+    rebuilt = train_offline.train(with_seeds="seeds" in shipped["trained_on"], log=lambda *_: None)
+    assert rebuilt["labels"] == shipped["labels"]
+    assert rebuilt["hyperparameters"] == shipped["hyperparameters"]
+    assert rebuilt["secondary_threshold"] == shipped["secondary_threshold"]
+    # Same data, same solver: equal up to the last rounded digit (BLAS may differ by 1 ulp),
+    # so a feature may only be missing on one side if its weights sit at the pruning threshold.
+    for name in set(rebuilt["weights"]) ^ set(shipped["weights"]):
+        row = rebuilt["weights"].get(name) or shipped["weights"][name]
+        assert max(abs(w) for w in row) < 5e-4, name
+    for name, row in shipped["weights"].items():
+        if name in rebuilt["weights"]:
+            assert rebuilt["weights"][name] == pytest.approx(row, abs=2e-4), name
+    assert rebuilt["intercept"] == pytest.approx(shipped["intercept"], abs=2e-4)
+    assert rebuilt["calibration"]["a"] == pytest.approx(shipped["calibration"]["a"], abs=2e-3)
+    assert rebuilt["calibration"]["b"] == pytest.approx(shipped["calibration"]["b"], abs=2e-3)
