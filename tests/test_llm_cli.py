@@ -162,8 +162,8 @@ def test_failing_run_keeps_finished_rows_in_the_output(api, tmp_path):
     out = tmp_path / "out.jsonl"
     with pytest.raises(Stop):
         triage([write_papers(tmp_path / "six.jsonl", papers)], make_agent(tmp_path), output=out, on_result=_stop_after(3))
-    assert [r["id"] for r in _rows(out)] == [p.id for p in papers[:3]]
-    assert not (tmp_path / "out.jsonl.partial").exists()
+    assert [r["id"] for r in _rows(tmp_path / "out.jsonl.partial")] == [p.id for p in papers[:3]]
+    assert not out.exists()  # never published under the final name
     fresh = make_agent(tmp_path)
     assert [fresh.explain(p)["cached"] for p in papers] == [True] * 3 + [False] * 3
 
