@@ -129,9 +129,8 @@ def run(
         err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
         raise typer.Exit(130) from None
     except PaperAgentError:
-        kept = _kept_rows(output)
-        if kept:
-            err.print(f"note: finished results are in the cache{kept}", highlight=False, soft_wrap=True)
+        if output is not None and _kept_rows(output):
+            err.print(f"note: finished results are in the cache{_kept_rows(output)}", highlight=False, soft_wrap=True)
         raise
     finally:
         agent.close()
