@@ -161,3 +161,33 @@ def test_the_eval_report_title_is_the_dataset_name_not_its_path(tmp_path):
     report = evaluate(results, items, n_boot=10, dataset_name=str(tmp_path / "site-packages" / "seeds.jsonl"))
     assert "<h1>paper-agent eval: seeds.jsonl</h1>" in render_html(report)
     assert "site-packages" not in render_eval_markdown(report)
+
+
+def test_comparison_markdown_escapes_html_in_titles():
+    from agent.evaluate import compare
+    from agent.evaluate.compare import render_comparison_markdown
+
+    items = [DatasetItem(id=i, title=f"<img src=x onerror=alert({i})>", abstract="We.", primary="rag") for i in "12"]
+    run_a = [PaperResult(id=i, title="t", primary="rag", confidence=0.5) for i in "12"]
+    run_b = [PaperResult(id=i, title="t", primary="other", confidence=0.5) for i in "12"]
+    md = render_comparison_markdown(compare(run_a, run_b, items, n_boot=10))
+    assert "Changed answers (2)" in md and "<img" not in md and "&lt;img" in md
+
+
+def test_an_eval_run_that_fails_midway_does_not_publish_results_jsonl(tmp_path):
+    from agent.evaluate.runner import run_eval
+
+    class Stop(Exception):
+        pass
+
+    seen: list = []
+
+    def stop_at_the_third(result):
+        seen.append(result)
+        if len(seen) == 3:
+            raise Stop
+
+    with Agent(backend="offline") as agent, pytest.raises(Stop):
+        run_eval(agent, None, tmp_path / "ev", on_result=stop_at_the_third)
+    assert not (tmp_path / "ev" / "results.jsonl").exists()
+    assert len((tmp_path / "ev" / "results.jsonl.partial").read_text().splitlines()) == 2

@@ -141,7 +141,7 @@ def _md_paper_row(p: PaperRow) -> list[str]:
 def render_markdown(report: EvalReport) -> str:
     """The report as Markdown: same sections as the HTML, readable in a diff or a PR."""
     cm = report.confusion
-    out = [f"# paper-agent eval: {report.dataset or 'dataset'}", "", f"Produced by {producer(report)}."]
+    out = [f"# paper-agent eval: {md_text(report.dataset or 'dataset')}", "", f"Produced by {producer(report)}."]
     if notice := offline_notice(report):
         out += ["", f"> **{notice}**"]
     sections: list[tuple[str, Table]] = [
