@@ -573,7 +573,7 @@ SkipHandler = Callable[[InputError], None]
 
 
 def _skip(problem: InputError, on_skip: SkipHandler | None) -> None:
-    log.warning("%s (file skipped)", problem)
+    log.warning("skipped file %s", problem)
     if on_skip is not None:
         on_skip(problem)
 
@@ -631,7 +631,8 @@ def refuse_output_among_inputs(files: Iterable[InputFile], output: str | Path | 
         except OSError:
             continue
         if same:
-            raise InputError(str(output), f"is also an input ({f.path}); choose another output file with -o")
+            alias = "" if str(f.path) == str(output) else f" ({f.path})"
+            raise InputError(str(output), f"is also an input file{alias}; choose another output file with -o")
 
 
 def parse_text(text: str, path: str = "<text>", input_format: str | None = None) -> Iterator[Paper]:
