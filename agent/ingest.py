@@ -123,8 +123,10 @@ def _looks_utf16(data: bytes) -> bool:
     sample = data[:512]
     if len(sample) < 8:
         return False
-    evens, odds = sample[0::2], sample[1::2]
-    return evens.count(0) >= len(evens) * 0.9 or odds.count(0) >= len(odds) * 0.9
+    # One half of the bytes (nearly) all NUL and the other half (nearly) none: a run of NULs
+    # in a binary file fills both halves.
+    halves = [half.count(0) / len(half) for half in (sample[0::2], sample[1::2])]
+    return max(halves) >= 0.9 and min(halves) <= 0.1
 
 
 def _check_bytes(data: bytes, path: Path, complete: bool) -> str:

@@ -192,3 +192,9 @@ def test_duplicate_ids_with_different_titles_are_one_warning_with_the_count(tmp_
         assert len(load_papers([tmp_path / "a.md", tmp_path / "b.md"])) == 3
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith("2 duplicate arXiv ids with a different title")
+
+
+def test_a_binary_file_full_of_nul_bytes_is_still_called_binary(tmp_path):
+    (tmp_path / "zeros.md").write_bytes(b"\x00" * 4096)
+    with pytest.raises(InputError, match="binary file"):
+        load_papers(tmp_path / "zeros.md")
