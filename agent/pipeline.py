@@ -292,7 +292,14 @@ class Agent:
                 yield result
         finally:
             # Ctrl-C or an abandoned generator: cancel what is in flight; finished results
-            # are already in the cache.
+            # are already in the cache. A Ctrl-C that lands inside a task leaves the generator
+            # mid-step (aclose() would raise "already running"): cancelling its tasks lets its
+            # own finally block run first.
+            leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in leftover:
+                task.cancel()
+            if leftover:
+                loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
             loop.run_until_complete(agen.aclose())
             aclose = getattr(self.backend, "aclose", None)
             if aclose is not None:
