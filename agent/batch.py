@@ -1,19 +1,19 @@
 """The main job as one function: input files -> papers -> agent -> output file.
 
 The CLI's ``run`` command and Python users call the same ``triage()``. It streams papers
-through the agent and rows into the writer, so memory stays flat, and it always closes the
-writer, so an interrupted or failing run still leaves every finished row in the output.
+through the agent and rows into the writer, so memory stays flat. A complete run renames the
+output into place; an interrupted or failing one keeps every finished row in
+``<output>.partial`` (and in the cache), and never publishes a partial output under the final name.
 """
 
 from __future__ import annotations
 
 import itertools
-
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 
-from agent.ingest import iter_papers
-from agent.outputs import make_writer
+from agent.ingest import expand_paths, iter_papers, refuse_output_among_inputs
+from agent.outputs import make_writer, resolve_format
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult
 
@@ -23,18 +23,25 @@ def triage(
     agent: Agent,
     *,
     output: str | Path | None = None,
-    fmt: str = "jsonl",
+    fmt: str | None = None,
     input_format: str | None = None,
     retry_errors: str | Path | None = None,
     on_result: Callable[[PaperResult], None] | None = None,
 ) -> RunStats:
     """Triage every paper in ``inputs`` and write results to ``output`` (stdout if None).
 
+    ``fmt`` is ``jsonl``, ``csv`` or ``md``; ``None`` infers it from ``output``'s extension.
     With ``retry_errors`` (a previous JSONL output), only papers that ended ``error`` or
     ``invalid`` there are sent to the backend again; the others are copied from that file, so
-    the new output is complete and in input order.
+    the new output is complete and in input order. A file in an input folder that holds no
+    papers is skipped with a warning (``stats.skipped_files``). A run that does not complete
+    leaves its rows in ``<output>.partial``, never under the final name.
     """
     stats = RunStats()
+    # Everything a user can get wrong is checked before any input is read or output touched.
+    fmt = resolve_format(fmt, output)
+    files = expand_paths(inputs, on_skip=stats.skip_file)
+    refuse_output_among_inputs(files, output)
     previous: dict[str, PaperResult] = {}
     if retry_errors is not None:
         from agent.evaluate.dataset import load_results  # only needed here; keeps start-up light
@@ -42,25 +49,25 @@ def triage(
         previous = {r.id: r for r in load_results(retry_errors)}
     # Read the first paper before opening the output: a typo in an input path must fail
     # before an existing output file is touched.
-    stream: Iterator[Paper] = iter_papers(inputs, input_format)
+    stream: Iterator[Paper] = iter_papers(files, input_format, on_skip=stats.skip_file)
     first = next(stream, None)
     papers = itertools.chain([first] if first is not None else [], stream)
     writer = make_writer(fmt, output, agent.taxonomy, agent.notice)
-    results = _merge_retry(papers, previous, agent) if previous else agent.analyze_many(papers)
+    results = _merge_retry(papers, previous, agent) if previous else _fresh(agent.analyze_many(papers))
     written = 0
     try:
-        for result in results:
+        for result, reused in results:
             writer.write(result)
             written += 1
-            stats.add(result)
+            stats.add(result, reused=reused)
             if on_result is not None:
                 on_result(result)
     except BaseException:
-        # Keep what is done; but a run that failed before its first row must not replace
-        # an existing output with an empty file.
+        # Keep what is done in the partial file; a run that failed before its first row
+        # leaves nothing behind. Either way an existing output is left as it was.
         results.close()
         if written:
-            writer.close()
+            writer.fail()
         else:
             writer.abort()
         raise
@@ -69,10 +76,22 @@ def triage(
     return stats.finish()
 
 
+def _fresh(results: Iterator[PaperResult]) -> Generator[tuple[PaperResult, bool], None, None]:
+    """Results computed (or served from the cache) in this run: none is reused."""
+    try:
+        for result in results:
+            yield result, False
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+
+
 def _merge_retry(
     papers: Iterator[Paper], previous: dict[str, PaperResult], agent: Agent
-) -> Generator[PaperResult, None, None]:
-    """Results in input order: failed ones recomputed, the rest taken from the old output."""
+) -> Generator[tuple[PaperResult, bool], None, None]:
+    """Results in input order: failed ones recomputed, the rest taken from the old output
+    (flagged as reused, so the summary does not count their old cost as spent again)."""
     todo: list[Paper] = []
     order: list[tuple[str, PaperResult | None]] = []
     for paper in papers:
@@ -85,6 +104,6 @@ def _merge_retry(
     fresh = agent.analyze_many(todo)
     try:
         for _, old in order:
-            yield old if old is not None else next(fresh)
+            yield (old, True) if old is not None else (next(fresh), False)
     finally:
         fresh.close()

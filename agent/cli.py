@@ -55,7 +55,7 @@ def _agent(**kwargs: object):  # noqa: ANN202 - returns agent.Agent, imported la
     return Agent(backend=backend, **{k: v for k, v in kwargs.items() if v is not None})  # type: ignore[arg-type]
 
 
-def _summary(stats, elapsed_label: str = "elapsed") -> None:  # noqa: ANN001
+def _summary(stats, elapsed_label: str = "elapsed", reused_from: Path | None = None) -> None:  # noqa: ANN001
     table = Table(title="paper-agent summary", show_header=True, header_style="bold")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -64,6 +64,10 @@ def _summary(stats, elapsed_label: str = "elapsed") -> None:  # noqa: ANN001
     for status, n in stats.statuses.items():
         table.add_row(f"status {status}", str(n))
     table.add_row("cached / new", f"{stats.cached} / {stats.new}")
+    if stats.reused:
+        table.add_row(f"reused from {escape(str(reused_from))}", str(stats.reused))
+    if stats.skipped_files:
+        table.add_row("skipped files (see warnings)", str(stats.skipped_files))
     if stats.prompt_tokens or stats.completion_tokens:
         table.add_row("tokens prompt / completion", f"{stats.prompt_tokens} / {stats.completion_tokens}")
         cost = f"${stats.cost_usd:.4f}" + (f" (+{stats.unpriced} unpriced)" if stats.unpriced else "")
@@ -76,7 +80,9 @@ def _summary(stats, elapsed_label: str = "elapsed") -> None:  # noqa: ANN001
 def run(
     inputs: list[Path] = typer.Argument(..., help="Digest files or folders (every file inside)"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
-    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | md"),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)"
+    ),
     backend: Optional[str] = BackendOpt,
     taxonomy: Optional[Path] = TaxonomyOpt,
     input_format: Optional[str] = typer.Option(None, "--input-format", help="digest-md | table-md | jsonl | json | atom"),
@@ -120,13 +126,25 @@ def run(
                 retry_errors=retry_errors, on_result=lambda _r: progress.advance(task),
             )  # fmt: skip
     except KeyboardInterrupt:
-        err.print(f"interrupted: finished results are in the cache and {escape(str(output or 'stdout'))}; run again to resume")
+        err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
         raise typer.Exit(130) from None
+    except PaperAgentError:
+        if output is not None and _kept_rows(output):
+            err.print(f"note: finished results are in the cache{_kept_rows(output)}", highlight=False, soft_wrap=True)
+        raise
     finally:
         agent.close()
-    _summary(stats)
+    _summary(stats, reused_from=retry_errors)
     if output is not None:
         err.print(f"wrote {stats.total} results to {escape(str(output))}", highlight=False)
+
+
+def _kept_rows(output: Path | None) -> str:
+    """Where an unfinished run left its rows: `` and out.jsonl.partial``, or `` and stdout``."""
+    if output is None:
+        return " and stdout"
+    partial = output.with_name(output.name + ".partial")
+    return f" and {escape(str(partial))}" if partial.exists() else ""
 
 
 # ---------------------------------------------------------------------------- cache

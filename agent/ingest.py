@@ -22,9 +22,11 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -114,10 +116,28 @@ def _decode(data: bytes, path: Path, final: bool = True) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _looks_utf16(data: bytes) -> bool:
+    """A UTF-16 byte-order mark, or ASCII text with a NUL in every other byte (UTF-16 without one)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    sample = data[:512]
+    if len(sample) < 8:
+        return False
+    # One half of the bytes (nearly) all NUL and the other half (nearly) none: a run of NULs
+    # in a binary file fills both halves.
+    halves = [half.count(0) / len(half) for half in (sample[0::2], sample[1::2])]
+    return max(halves) >= 0.9 and min(halves) <= 0.1
+
+
 def _check_bytes(data: bytes, path: Path, complete: bool) -> str:
     """Reject empty, binary and non-UTF-8 content; ``complete`` says ``data`` is the whole file."""
     if complete and not data.strip():
         raise InputError(str(path), "file is empty")
+    if _looks_utf16(data):
+        # Windows tools (PowerShell's `>`, Notepad's "Unicode") write UTF-16: say so, not "binary".
+        raise InputError(
+            str(path), f"UTF-16 text, expected UTF-8 (convert it: iconv -f UTF-16 -t UTF-8 {path} > {path}.utf8)"
+        )
     if b"\x00" in data[:8192]:
         raise InputError(str(path), "binary file (contains NUL bytes), expected a text digest")
     return _decode(data, path, final=complete)
@@ -162,7 +182,13 @@ def _stream_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise _read_error(path, exc) from None
 
 
-HEADING_RE = re.compile(r"^#{2,4}\s*(?:\[\d+\]\s*|\d+\.\s+)?\[(?P<title>.+)\]\((?P<url>[^)\s]+)\)\s*$")
+# A paper heading: an optional index, then the linked title; text after the link (a venue,
+# "(NeurIPS 2025)") is allowed and ignored.
+HEADING_RE = re.compile(
+    r"^#{2,4}\s*(?:\[\d+\]\s*|\d+\.\s+)?\[(?P<title>.+?)\]\((?P<url>[^)\s]+)\)(?:\s+\S.*)?\s*$"
+)
+# A heading numbered like a paper entry ("### [3] ...", "### 3. ...") but without a usable link.
+ENTRY_HEADING_RE = re.compile(r"^#{2,4}\s*(?:\[\d+\]|\d+\.)\s*\S")
 TABLE_HEADER_RE = re.compile(r"^\|.*\btitle\b.*\|", re.IGNORECASE)
 
 
@@ -243,9 +269,19 @@ def _authors_line(lines: list[str]) -> list[str]:
 
 def parse_digest_md(text: str, path: str) -> Iterator[Paper]:
     lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines) if HEADING_RE.match(line)]
-    for n, start in enumerate(starts):
-        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+    starts: list[int] = []
+    bounds: list[int] = []  # where an entry ends: the next paper heading or unusable entry heading
+    for i, line in enumerate(lines):
+        if HEADING_RE.match(line):
+            starts.append(i)
+            bounds.append(i)
+        elif ENTRY_HEADING_RE.match(line):
+            log.warning("%s:%d: skipped heading: no [Title](arXiv link) in %r", path, i + 1, line.strip()[:120])
+            bounds.append(i)
+    bounds.append(len(lines))
+    ends = iter(bounds)
+    for start in starts:
+        end = next(b for b in ends if b > start)
         m = HEADING_RE.match(lines[start])
         if m is None:  # pragma: no cover - starts only holds matching lines
             continue
@@ -407,6 +443,12 @@ def paper_from_record(rec: dict[str, Any], path: str, line: int, fmt: str) -> Pa
     )
 
 
+def _json_problem(exc: json.JSONDecodeError) -> str:
+    """``exc.msg`` with its position: some messages end in "at" and need one to be a sentence."""
+    joiner = " column" if exc.msg.endswith(" at") else " at column"
+    return f"{exc.msg}{joiner} {exc.colno}"
+
+
 def parse_jsonl(text: str, path: str) -> Iterator[Paper]:
     return parse_jsonl_lines(enumerate(text.split("\n"), start=1), path)
 
@@ -416,9 +458,9 @@ def parse_jsonl_lines(lines: Iterable[tuple[int, str]], path: str) -> Iterator[P
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = json.loads(line.rstrip("\r\n"))  # a newline inside an unclosed string is no clue
         except json.JSONDecodeError as exc:
-            log.warning("%s:%d: skipped line: invalid JSON (%s)", path, i, exc.msg)
+            log.warning("%s:%d: skipped line: invalid JSON (%s)", path, i, _json_problem(exc))
             continue
         if not isinstance(rec, dict):
             log.warning("%s:%d: skipped line: expected a JSON object", path, i)
@@ -520,21 +562,79 @@ PARSERS: dict[str, Callable[[str, str], Iterator[Paper]]] = {
 # --------------------------------------------------------------------------- public entry points
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus every regular file (sorted, not hidden) in a named directory."""
-    out: list[Path] = []
+@dataclass(frozen=True)
+class InputFile:
+    """A file to read. ``named``: the user named it (a bad one is an error), not found in a folder
+    (a bad one is a warning, so one stray file never costs the rest of the folder)."""
+
+    path: Path
+    named: bool
+
+
+SkipHandler = Callable[[InputError], None]
+
+
+def _skip(problem: InputError, on_skip: SkipHandler | None) -> None:
+    log.warning("skipped file %s", problem)
+    if on_skip is not None:
+        on_skip(problem)
+
+
+def _walk(folder: Path, on_skip: SkipHandler | None) -> list[Path]:
+    """Every regular file under ``folder``, recursively, sorted by path; hidden files and
+    folders are skipped, and a folder reached twice (a symlink loop) is read once."""
+    seen: set[tuple[int, int]] = set()
+    found: list[Path] = []
+
+    def unreadable(exc: OSError) -> None:
+        _skip(InputError(str(exc.filename or folder), f"cannot read folder ({exc.strerror or exc})"), on_skip)
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
+        st = os.stat(root)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(Path(root, name) for name in files if not name.startswith("."))
+    return sorted((f for f in found if f.is_file()), key=lambda f: f.relative_to(folder).parts)
+
+
+def expand_paths(paths: Iterable[str | Path | InputFile], on_skip: SkipHandler | None = None) -> list[InputFile]:
+    """Files named directly, plus every file (recursively, not hidden) in a named folder."""
+    out: list[InputFile] = []
     for raw in paths:
+        if isinstance(raw, InputFile):
+            out.append(raw)
+            continue
         p = Path(raw)
         if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            files = _walk(p, on_skip)
             if not files:
                 raise InputError(str(p), "directory contains no files")
-            out.extend(files)
+            out.extend(InputFile(f, named=False) for f in files)
         elif not p.exists():
             raise InputError(str(p), "no such file or directory")
         else:
-            out.append(p)
+            out.append(InputFile(p, named=True))
     return out
+
+
+def refuse_output_among_inputs(files: Iterable[InputFile], output: str | Path | None) -> None:
+    """An output that is also an input would be destroyed by the run: refuse before reading."""
+    if output is None or str(output) == "-":
+        return
+    out = Path(output)
+    if not out.is_file():
+        return
+    for f in files:
+        try:
+            same = os.path.samefile(f.path, out)
+        except OSError:
+            continue
+        if same:
+            alias = "" if str(f.path) == str(output) else f" ({f.path})"
+            raise InputError(str(output), f"is also an input file{alias}; choose another output file with -o")
 
 
 def parse_text(text: str, path: str = "<text>", input_format: str | None = None) -> Iterator[Paper]:
@@ -546,38 +646,71 @@ def parse_text(text: str, path: str = "<text>", input_format: str | None = None)
     return PARSERS[fmt](text, path)
 
 
+def _plan(files: list[InputFile], input_format: str | None, on_skip: SkipHandler | None) -> list[tuple[InputFile, str]]:
+    """Check every file and name its format before any paper is read: a bad file the user named
+    fails the run at once; a bad file found in a folder is skipped with a warning."""
+    if input_format is not None and input_format not in PARSERS:
+        where = str(files[0].path) if files else "--input-format"
+        raise InputError(where, f"unknown input format {input_format!r} (choose from {', '.join(FORMATS)})")
+    plan: list[tuple[InputFile, str]] = []
+    for f in files:
+        try:
+            plan.append((f, input_format or detect_format(check_file(f.path), str(f.path))))
+        except InputError as problem:
+            if f.named:
+                raise
+            _skip(problem, on_skip)
+    if files and not plan:
+        raise InputError(str(files[0].path.parent), "no readable paper files (every file was skipped, see the warnings)")
+    return plan
+
+
+def _parse_file(path: Path, fmt: str) -> Iterator[Paper]:
+    if fmt == "jsonl":
+        return parse_jsonl_lines(_stream_lines(path), str(path))
+    return parse_text(read_text(path), str(path), fmt)
+
+
 def iter_papers(
-    paths: Iterable[str | Path], input_format: str | None = None, dedupe: bool = True
+    paths: Iterable[str | Path | InputFile],
+    input_format: str | None = None,
+    dedupe: bool = True,
+    on_skip: SkipHandler | None = None,
 ) -> Iterator[Paper]:
-    """Stream papers from files and directories, de-duplicated by arXiv id (first one wins).
+    """Stream papers from files and folders, de-duplicated by arXiv id (first one wins).
 
     Every path is checked before the first paper is yielded, so a typo in the last argument
     fails the run before any work is done. Files are then parsed one at a time, and JSON
-    Lines files line by line, so memory does not grow with the size of the inputs.
+    Lines files line by line, so memory does not grow with the size of the inputs. A file in
+    a folder that cannot be read as papers is skipped with a warning and reported to
+    ``on_skip``; a file named in ``paths`` is an ``InputError``.
     """
-    files = expand_paths(paths)
-    for f in files:
-        check_file(f)  # fail fast, before any work; the head is re-read when its turn comes
-    if input_format is not None and input_format not in PARSERS:
-        raise InputError(str(files[0]), f"unknown input format {input_format!r} (choose from {', '.join(FORMATS)})")
-    seen: set[str] = set()
-    for f in files:
-        fmt = input_format or detect_format(check_file(f), str(f))
-        if fmt == "jsonl":
-            papers = parse_jsonl_lines(_stream_lines(f), str(f))
-        else:
-            papers = parse_text(read_text(f), str(f), fmt)
+    seen: dict[str, int] = {}  # id -> hash of the title, to tell a re-post from a clash
+    clashes = 0
+    for f, fmt in _plan(expand_paths(paths, on_skip), input_format, on_skip):
         count = 0
-        for paper in papers:
-            count += 1
-            if dedupe:
-                if paper.id in seen:
-                    log.info("%s:%s: duplicate %s skipped (first occurrence wins)", f, paper.source_line, paper.id)
-                    continue
-                seen.add(paper.id)
-            yield paper
-        if count == 0:
-            raise InputError(str(f), "no papers found (every entry was malformed or the file is truncated)")
+        try:
+            for paper in _parse_file(f.path, fmt):
+                count += 1
+                if dedupe:
+                    title = hash(paper.title.casefold())
+                    if paper.id in seen:
+                        clashes += seen[paper.id] != title
+                        log.info("%s:%s: duplicate %s skipped (first occurrence wins)", f.path, paper.source_line, paper.id)
+                        continue
+                    seen[paper.id] = title
+                yield paper
+            if count == 0:
+                raise InputError(str(f.path), "no papers found (every entry was malformed or the file is truncated)")
+        except InputError as problem:
+            if f.named:
+                raise
+            _skip(problem, on_skip)
+    if clashes:
+        log.warning(
+            "%d duplicate arXiv ids with a different title were skipped (the first occurrence wins; -v lists them)",
+            clashes,
+        )
 
 
 def load_papers(

@@ -2,25 +2,32 @@
 
 No output is ever half-written under its final name: rows stream into ``<name>.partial``
 (flushed row by row, so a crash keeps what is done) and the file is renamed into place when
-the run ends, on success or interruption. Markdown is grouped by label, so it is rendered
-once at the end from the collected results.
+the run completes; a run that fails or is interrupted leaves its rows in ``<name>.partial`` and
+any earlier output untouched. Markdown is grouped by label, so it is rendered once at the end
+from the collected results.
+
+Paper text is untrusted (digests are scraped from the web): CSV cells that a spreadsheet would
+run as a formula are defused, and Markdown gets no raw HTML or link syntax from it.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
+import re
 import sys
 import time
 from pathlib import Path
 from typing import IO, Protocol
 
-from agent.errors import OutputError
+from agent.errors import ConfigError, OutputError
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
 
 FORMATS = ("jsonl", "csv", "md")
+EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".md": "md", ".markdown": "md"}
 CSV_FIELDS = [
     "id", "title", "authors", "url", "primary", "secondary", "confidence", "tldr", "evidence",
     "status", "error", "backend", "model", "prompt_version", "taxonomy", "cached",
@@ -28,18 +35,53 @@ CSV_FIELDS = [
 ]  # fmt: skip
 
 
+def resolve_format(fmt: str | None, path: str | Path | None) -> str:
+    """The output format: ``fmt`` if given, else the one the output's extension names.
+
+    Raises ``ConfigError`` (exit 2) for an unknown ``fmt`` or an extension that names no format
+    we write, rather than writing JSON Lines into ``x.csv`` or ``x.json``.
+    """
+    choices = ", ".join(FORMATS)
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise ConfigError(f"unknown output format {fmt!r} (--format: choose from {choices})")
+        return fmt
+    if path in (None, "-"):
+        return "jsonl"
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return "jsonl"
+    if suffix not in EXTENSIONS:
+        raise ConfigError(
+            f"{path}: cannot tell the output format from {suffix!r}; pass --format (choose from {choices}) "
+            f"or name the file {', '.join(EXTENSIONS)}"
+        )
+    return EXTENSIONS[suffix]
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP's advice)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def flatten(result: PaperResult) -> dict[str, object]:
     row = result.model_dump(mode="json", exclude={"usage"})
     row["authors"] = "; ".join(result.authors)
     row["secondary"] = ";".join(result.secondary)
     row.update(result.usage.model_dump(mode="json"))
-    return {k: ("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS}
+    return {k: ("" if row.get(k) is None else csv_safe(row.get(k))) for k in CSV_FIELDS}
 
 
 class ResultWriter(Protocol):
     def write(self, result: PaperResult) -> None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
+    def fail(self) -> Path | None: ...
 
 
 class _Target:
@@ -91,6 +133,18 @@ class _Target:
         except OSError:
             pass
 
+    def fail(self) -> Path | None:
+        """The run did not complete: keep its rows in the partial file, never under the final
+        name (an earlier complete output stays as it was). Returns where the rows are."""
+        if self.partial is None:
+            self.close()
+            return self.path
+        try:
+            self.fh.close()
+        except OSError:
+            pass
+        return self.partial
+
     def close(self) -> None:
         if self.partial is None or self.path is None:
             try:
@@ -118,6 +172,9 @@ class JsonlWriter:
     def abort(self) -> None:
         self.target.abort()
 
+    def fail(self) -> Path | None:
+        return self.target.fail()
+
     def close(self) -> None:
         self.target.close()
 
@@ -142,6 +199,9 @@ class CsvWriter:
     def abort(self) -> None:
         self.target.abort()
 
+    def fail(self) -> Path | None:
+        return self.target.fail()
+
     def close(self) -> None:
         self.target.close()
 
@@ -161,13 +221,42 @@ class MarkdownWriter:
     def abort(self) -> None:
         self.target.abort()
 
+    def fail(self) -> Path | None:
+        try:
+            self.target.write(render_markdown(self.results, self.taxonomy, self.notice))
+        except OutputError:
+            pass
+        return self.target.fail()
+
     def close(self) -> None:
         self.target.write(render_markdown(self.results, self.taxonomy, self.notice))
         self.target.close()
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("[", "\\[").replace("]", "\\]")
+# Link, code and table syntax; emphasis (* _) is left alone: harmless, and labels use "_".
+MD_SPECIAL_RE = re.compile(r"([\\`\[\]|])")
+
+
+def http_url(url: str | None) -> str | None:
+    """``url`` if it is an http(s) URL that is safe inside a link, else None: a ``javascript:`` or
+    ``data:`` URL from a dataset or an old output must never become a live link."""
+    url = (url or "").strip()
+    if not re.match(r"https?://[^\s<>\"'()]+$", url, re.IGNORECASE):
+        return None
+    return url
+
+
+def md_link(text: str, url: str | None) -> str:
+    """``[text](url)`` with ``text`` escaped; just the text when ``url`` is not http(s)."""
+    safe = http_url(url)
+    return f"[{md_text(text)}]({safe})" if safe else md_text(text)
+
+
+def md_text(text: str) -> str:
+    """Paper text as literal Markdown: HTML is escaped (no ``<script>``, no ``<img onerror>``)
+    and the characters that make links, code or table cells are backslash-escaped."""
+    return MD_SPECIAL_RE.sub(r"\\\1", html.escape(text, quote=False))
+
 
 
 def render_markdown(results: list[PaperResult], taxonomy: Taxonomy, notice: str | None = None) -> str:
@@ -200,26 +289,28 @@ def render_markdown(results: list[PaperResult], taxonomy: Taxonomy, notice: str 
             if r.secondary:
                 labels += " · also " + ", ".join(f"`{s}`" for s in r.secondary)
             lines += [
-                f"### [{_md_escape(r.title)}]({r.url})",
+                f"### {md_link(r.title, r.url)}",
                 "",
-                f"*{', '.join(r.authors) or 'unknown authors'}*  ",
+                f"*{md_text(', '.join(r.authors)) or 'unknown authors'}*  ",
                 f"**Labels:** {labels}  ",
-                f"**TL;DR:** {r.tldr}",
+                f"**TL;DR:** {md_text(r.tldr)}",
                 "",
             ]
     if untriaged:
         lines += ["", "## not triaged", ""]
         for r in untriaged:
-            lines.append(f"- [{_md_escape(r.title)}]({r.url}): **{r.status}**: {r.error or ''}")
+            lines.append(f"- {md_link(r.title, r.url)}: **{r.status}**: {md_text(r.error or '')}")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def make_writer(fmt: str, path: str | Path | None, taxonomy: Taxonomy, notice: str | None = None) -> ResultWriter:
+def make_writer(
+    fmt: str | None, path: str | Path | None, taxonomy: Taxonomy, notice: str | None = None
+) -> ResultWriter:
+    """A writer for ``fmt`` (``None``: inferred from ``path``'s extension, see ``resolve_format``)."""
+    fmt = resolve_format(fmt, path)
     p = Path(path) if path not in (None, "-") else None
-    if fmt == "jsonl":
-        return JsonlWriter(p)
     if fmt == "csv":
         return CsvWriter(p)
     if fmt == "md":
         return MarkdownWriter(p, taxonomy, notice)
-    raise OutputError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return JsonlWriter(p)

@@ -40,6 +40,8 @@ class RunStats:
     statuses: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
     cached: int = 0
     new: int = 0
+    reused: int = 0
+    skipped_files: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -47,10 +49,14 @@ class RunStats:
     started: float = field(default_factory=time.perf_counter)
     elapsed_s: float = 0.0
 
-    def add(self, result: PaperResult) -> None:
+    def add(self, result: PaperResult, reused: bool = False) -> None:
+        """Count ``result``; ``reused``: copied from an earlier output, so it cost nothing now."""
         self.statuses[result.status] = self.statuses.get(result.status, 0) + 1
         if result.status == "ok" and result.primary:
             self.labels[result.primary] = self.labels.get(result.primary, 0) + 1
+        if reused:
+            self.reused += 1
+            return
         if result.cached:
             self.cached += 1
             return  # a cache hit costs nothing
@@ -64,6 +70,10 @@ class RunStats:
                 self.unpriced += 1
         else:
             self.cost_usd += result.usage.cost_usd
+
+    def skip_file(self, problem: object) -> None:
+        """An input file found in a folder could not be read as papers (already warned about)."""
+        self.skipped_files += 1
 
     @property
     def total(self) -> int:
@@ -282,7 +292,14 @@ class Agent:
                 yield result
         finally:
             # Ctrl-C or an abandoned generator: cancel what is in flight; finished results
-            # are already in the cache.
+            # are already in the cache. A Ctrl-C that lands inside a task leaves the generator
+            # mid-step (aclose() would raise "already running"): cancelling its tasks lets its
+            # own finally block run first.
+            leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in leftover:
+                task.cancel()
+            if leftover:
+                loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
             loop.run_until_complete(agen.aclose())
             aclose = getattr(self.backend, "aclose", None)
             if aclose is not None:

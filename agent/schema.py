@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 Status = Literal["ok", "invalid", "error", "skipped"]
 STATUSES: tuple[str, ...] = ("ok", "invalid", "error", "skipped")
 
+MAX_TLDR_WORDS = 50
+# Words are not enough: an abstract with no spaces (a 1 MB token) is one "word". These bound
+# every TL;DR and evidence phrase in characters too, whatever the backend.
+MAX_TLDR_CHARS = 600
+MAX_EVIDENCE_CHARS = 300
+
 
 class Paper(BaseModel):
     """One paper as read from a digest, a JSONL file or an Atom feed."""

@@ -335,3 +335,28 @@ def test_a_short_api_key_does_not_garble_error_messages(tmp_path: Path) -> None:
         (row,) = list(agent.analyze_many([Paper(id="2501.00001", title="T", abstract="We propose a retriever.")]))
     assert row.status == "error"
     assert "InternalServerError" in row.error and "internal error" in row.error, row.error
+
+
+def test_sigint_mid_run_exits_130_and_keeps_rows_in_the_partial_file_only(tmp_path: Path) -> None:
+    write_papers(tmp_path / "papers.jsonl", 200, seed=22)
+    (tmp_path / "out.jsonl").write_text("earlier complete output\n", encoding="utf-8")
+    with FakeServer(latency=0.2, seed=2) as server:  # 20 s of work: SIGINT always lands mid-run
+        args = ["run", "papers.jsonl", *openai_args(server, jobs=2, cache_dir=tmp_path / "cache"), "-o", "out.jsonl"]
+        proc = subprocess.Popen(
+            paper_agent_cmd() + args, cwd=tmp_path, env=clean_env(tmp_path),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            # A test run in the background inherits SIGINT ignored; give the child the default.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+        try:
+            assert server.wait_for(lambda s: sum(s.successes.values()) >= 4, timeout=60)
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted: finished results are in the cache and out.jsonl.partial" in stderr
+    assert "Traceback" not in stderr
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == "earlier complete output\n"
+    assert 1 <= len(read_jsonl(tmp_path / "out.jsonl.partial")) < 200

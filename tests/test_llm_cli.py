@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import respx
 from typer.testing import CliRunner
 
 from agent.batch import triage
@@ -162,8 +163,8 @@ def test_failing_run_keeps_finished_rows_in_the_output(api, tmp_path):
     out = tmp_path / "out.jsonl"
     with pytest.raises(Stop):
         triage([write_papers(tmp_path / "six.jsonl", papers)], make_agent(tmp_path), output=out, on_result=_stop_after(3))
-    assert [r["id"] for r in _rows(out)] == [p.id for p in papers[:3]]
-    assert not (tmp_path / "out.jsonl.partial").exists()
+    assert [r["id"] for r in _rows(tmp_path / "out.jsonl.partial")] == [p.id for p in papers[:3]]
+    assert not out.exists()  # never published under the final name
     fresh = make_agent(tmp_path)
     assert [fresh.explain(p)["cached"] for p in papers] == [True] * 3 + [False] * 3
 
@@ -223,3 +224,24 @@ def test_retry_errors_also_runs_papers_missing_from_the_old_output(api, tmp_path
     triage([write_papers(tmp_path / "more.jsonl", more)], make_agent(tmp_path, cache=False), output=out, retry_errors=first)
     assert route.call_count == 2
     assert [r["id"] for r in _rows(out)] == [p.id for p in more]
+
+
+@pytest.mark.parametrize("interrupted, concurrency", [(3, 1), (0, 8)])
+def test_ctrl_c_landing_inside_a_call_is_a_keyboard_interrupt_and_keeps_finished_results(
+    tmp_path, interrupted, concurrency
+):
+    papers = [make_paper(i) for i in range(1, 12)]
+    echo = EchoModel()
+
+    async def answer(request):
+        await asyncio.sleep(0.01)
+        if abstract_of(request) == papers[interrupted].abstract:
+            raise KeyboardInterrupt  # what SIGINT does when it arrives during this call
+        return echo(request)
+
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as api:
+        api.post("/chat/completions").mock(side_effect=answer)
+        with pytest.raises(KeyboardInterrupt):  # not "RuntimeError: aclose(): ... already running"
+            list(make_agent(tmp_path, concurrency=concurrency).analyze_many(papers))
+    fresh = make_agent(tmp_path)
+    assert [fresh.explain(p)["cached"] for p in papers[:interrupted]] == [True] * interrupted

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import Agent, OutputError, PaperResult, load_papers, triage
+from agent import Agent, ConfigError, OutputError, PaperResult, load_papers, triage
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -150,13 +150,27 @@ def test_a_crash_midway_keeps_finished_rows_and_the_cache_resumes(tmp_path):
 
     with pytest.raises(Crash):
         run([FIXTURES], out, on_result=crash_on_fifth)
-    assert [r.id for r in read_jsonl(out)] == done
-    assert not (tmp_path / "out.jsonl.partial").exists()
+    assert not out.exists()  # an incomplete output is never published under the final name
+    assert [r.id for r in read_jsonl(tmp_path / "out.jsonl.partial")] == done
 
     run([FIXTURES], out)
     rows = read_jsonl(out)
     assert len(rows) == 40
     assert [r.id for r in rows if r.cached] == done
+    assert not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_a_crash_midway_leaves_an_earlier_complete_output_untouched(small, tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("earlier complete output\n", encoding="utf-8")
+
+    def crash(result):
+        raise Crash
+
+    with pytest.raises(Crash):
+        run([small], out, on_result=crash)
+    assert out.read_text(encoding="utf-8") == "earlier complete output\n"
+    assert len(read_jsonl(tmp_path / "out.jsonl.partial")) == 1
 
 
 def test_an_output_path_that_is_a_directory_is_an_output_error(small, tmp_path):
@@ -165,8 +179,8 @@ def test_an_output_path_that_is_a_directory_is_an_output_error(small, tmp_path):
         run([small], tmp_path / "results")
 
 
-def test_unknown_output_format_is_an_output_error(small, tmp_path):
-    with pytest.raises(OutputError, match="unknown output format 'xml'"):
+def test_unknown_output_format_is_a_config_error(small, tmp_path):
+    with pytest.raises(ConfigError, match="unknown output format 'xml'"):
         run([small], tmp_path / "out.xml", fmt="xml")
 
 

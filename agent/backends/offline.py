@@ -19,11 +19,10 @@ from typing import Any
 
 from agent.backends.base import Analysis
 from agent.backends.linear import CueComponents, LinearModel, cue_features, ngram_features
-from agent.schema import Paper, Usage
+from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, MAX_TLDR_WORDS, Paper, Usage
 from agent.taxonomy import Taxonomy
 
 OFFLINE_VERSION = "6"
-MAX_TLDR_WORDS = 50
 
 STRONG_WEIGHT = 3.0
 WEAK_WEIGHT = 1.0
@@ -245,6 +244,18 @@ def _strip_lead_in(sentence: str) -> str:
             break
         sentence = new
     return sentence[:1].upper() + sentence[1:] if sentence else sentence
+
+
+def cap_chars(text: str, limit: int, mark: str = "") -> str:
+    """At most ``limit`` characters, cut at the last space when there is one in reach.
+
+    A word budget alone lets a 1 MB token through; ``mark`` (``…``) says text was cut, and is
+    left off where the text must stay a verbatim copy of the abstract (evidence)."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(mark)
+    cut = text.rfind(" ", room // 2, room + 1)
+    return text[: cut if cut > 0 else room].rstrip(" ,;:") + mark
 
 
 def trim_to_words(sentence: str, budget: int) -> str:
@@ -489,7 +500,7 @@ class OfflineBackend:
             primary=primary,
             secondary=secondary,
             confidence=confidence,
-            tldr=delatex(self.tldr(paper, doc)),
-            evidence=self.evidence(paper, primary, best_hit),
+            tldr=cap_chars(delatex(self.tldr(paper, doc)), MAX_TLDR_CHARS, "…"),
+            evidence=cap_chars(self.evidence(paper, primary, best_hit), MAX_EVIDENCE_CHARS),
             usage=Usage(attempts=1),
         )

@@ -26,6 +26,7 @@ import re
 import ssl
 import time
 from typing import Any, Awaitable, Callable, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
@@ -34,7 +35,7 @@ from agent.backends.base import Analysis, CallFailed, InvalidOutput
 from agent.errors import ConfigError
 from agent.pricing import load_prices, price_for
 from agent.prompts import PromptTemplate, load_prompt
-from agent.schema import Paper, Usage
+from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, MAX_TLDR_WORDS, Paper, Usage
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy
 
@@ -43,7 +44,6 @@ for _noisy in ("instructor", "openai", "httpx", "httpcore"):
     logging.getLogger(_noisy).addHandler(logging.NullHandler())
     logging.getLogger(_noisy).propagate = False
 
-MAX_TLDR_WORDS = 50
 PER_CLIENT = 32
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
 THINK_RE = re.compile(r"</?think>", re.IGNORECASE)
@@ -80,6 +80,8 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
                 raise ValueError(f"tldr has {n} words; the limit is {MAX_TLDR_WORDS}")
             if n == 0:
                 raise ValueError("tldr is empty")
+            if len(v) > MAX_TLDR_CHARS:
+                raise ValueError(f"tldr has {len(v)} characters; write at most {MAX_TLDR_CHARS} characters")
             return v
 
         @field_validator("evidence", check_fields=False)
@@ -89,6 +91,8 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
             abstract = _abstract.get()
             if not v:
                 raise ValueError("evidence is empty; copy a short phrase from the abstract")
+            if len(v) > MAX_EVIDENCE_CHARS:
+                raise ValueError(f"evidence has {len(v)} characters; copy a phrase of at most {MAX_EVIDENCE_CHARS}")
             if abstract is not None and _norm(v) not in _norm(abstract):
                 raise ValueError(
                     f"evidence {v[:80]!r} does not occur in the abstract; copy a phrase verbatim"
@@ -239,6 +243,13 @@ class OpenAIBackend:
     ) -> None:
         if not settings.model:
             raise ConfigError("no model configured: set PAPER_AGENT_MODEL or pass --model")
+        if not settings.api_key and not settings.base_url:
+            # Without either, every call would go to api.openai.com unauthenticated and be
+            # retried until it gives up: minutes of "Connection error" for nothing.
+            raise ConfigError(
+                "backend openai needs an endpoint: set OPENAI_API_KEY (for api.openai.com) or "
+                "OPENAI_BASE_URL / --base-url (a local server such as vLLM or Ollama), see .env.example"
+            )
         self.settings = settings
         self.taxonomy = taxonomy
         self.model = settings.model
@@ -418,6 +429,8 @@ class OpenAIBackend:
             )
         else:
             text = f"{exc.__class__.__name__}: {exc}"
+            if _is_connection_error(exc):
+                text = f"{text.rstrip('.')} (to {urlsplit(self.public_base_url).netloc})"
         text = re.sub(r"\s+", " ", text).strip()
         return redact(text, self._secret)[:500]
 
@@ -434,6 +447,13 @@ class OpenAIBackend:
             latency_ms=round(sum(spent) * 1000, 2),
             cost_usd=cost,
         )
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """A failure to reach the endpoint at all (its message should name the host tried)."""
+    import openai
+
+    return isinstance(exc, openai.APIConnectionError)  # APITimeoutError is one too
 
 
 def _on_request(*args: Any, **kwargs: Any) -> None:

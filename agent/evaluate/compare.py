@@ -19,6 +19,7 @@ from agent.errors import DatasetError
 from agent.evaluate.dataset import DatasetItem, load_dataset, load_results
 from agent.evaluate.report import write_files
 from agent.evaluate.metrics import Estimate, EvalReport, evaluate, mcnemar_exact, paired_bootstrap_diff
+from agent.outputs import md_text
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
 
@@ -254,8 +255,7 @@ def format_comparison_text(comp: Comparison) -> str:
 def render_comparison_markdown(comp: Comparison) -> str:
     """``compare.md``: the same content as the terminal text, as Markdown tables."""
 
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|")
+    esc = md_text  # titles and run descriptions are untrusted text: no raw HTML, no table breaks
 
     lines = [
         "# paper-agent eval comparison",

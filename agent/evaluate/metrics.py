@@ -19,6 +19,7 @@ import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
@@ -584,7 +585,7 @@ def evaluate(
     gold_sets = [{r.gold, *r.gold_secondary} for r in rows]
     pred_sets = [{r.predicted, *r.predicted_secondary} if r.predicted else set() for r in rows]
     return EvalReport(
-        dataset=dataset_name,
+        dataset=Path(dataset_name).name if dataset_name else "",  # a title, not a site-packages path
         taxonomy=taxonomy.tag if taxonomy is not None else None,
         labels=labels,
         n=len(rows),

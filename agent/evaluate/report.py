@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agent.errors import OutputError
 from agent.evaluate.metrics import NO_ANSWER, EvalReport, PaperRow
+from agent.outputs import http_url, md_text
 
 WRONG_MARK = "✗"
 RIGHT_MARK = "✓"
@@ -124,7 +125,7 @@ def _coverage_table(report: EvalReport) -> Table:
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     def cell(s: str) -> str:
-        return s.replace("|", "\\|").replace("\n", " ")
+        return md_text(s).replace("\n", " ")
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
@@ -140,7 +141,7 @@ def _md_paper_row(p: PaperRow) -> list[str]:
 def render_markdown(report: EvalReport) -> str:
     """The report as Markdown: same sections as the HTML, readable in a diff or a PR."""
     cm = report.confusion
-    out = [f"# paper-agent eval: {report.dataset or 'dataset'}", "", f"Produced by {producer(report)}."]
+    out = [f"# paper-agent eval: {md_text(report.dataset or 'dataset')}", "", f"Produced by {producer(report)}."]
     if notice := offline_notice(report):
         out += ["", f"> **{notice}**"]
     sections: list[tuple[str, Table]] = [
@@ -236,8 +237,9 @@ def _confusion_html(report: EvalReport) -> str:
 def _paper_row_html(p: PaperRow) -> str:
     """A wrong label makes the row red with ✗; an ungrounded TL;DR turns its cell yellow with ⚠."""
     title = escape(p.title)
-    if p.url:
-        title = f'<a href="{escape(p.url)}">{title}</a>'
+    url = http_url(p.url)
+    if url:
+        title = f'<a href="{escape(url)}">{title}</a>'
     answer = escape(p.answer)
     if p.error and not p.predicted:
         answer += f'<br><span class="muted">{escape(p.error)}</span>'

@@ -83,8 +83,14 @@ def run_eval(
         for result in agent.analyze_many(dataset_papers(items), on_result=on_result):
             writer.write(result)
             results.append(result)
-    finally:
-        writer.close()
+    except BaseException:
+        # An unfinished run keeps its rows in results.jsonl.partial, never under the final name.
+        if results:
+            writer.fail()
+        else:
+            writer.abort()
+        raise
+    writer.close()
     report = evaluate(results, items, taxonomy=agent.taxonomy, seed=seed, dataset_name=info.name)
     paths = write_reports(report, out)
     paths["results"] = out / "results.jsonl"
