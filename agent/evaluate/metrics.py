@@ -538,6 +538,21 @@ class EvalReport(BaseModel):
     dataset_description: str = Field(default="", description="What the dataset is, in words, for the reader")
 
 
+HARDEST_MAX = 25
+"""How many wrong answers the reports list: enough to see a pattern, few enough to read in a minute."""
+
+
+def hardest_papers(rows: Sequence[PaperRow], limit: int = HARDEST_MAX) -> list[PaperRow]:
+    """The wrong answers, most confident first; ties keep dataset order.
+
+    A confident mistake says more about what the backend misunderstands than a hesitant one,
+    and it is the kind a confidence threshold cannot catch. Papers with no answer count as
+    wrong with confidence 0, so they come last.
+    """
+    wrong = [r for r in rows if not r.correct]
+    return sorted(wrong, key=lambda r: -r.confidence)[: max(limit, 0)]
+
+
 # --------------------------------------------------------------------------- evaluate
 
 
