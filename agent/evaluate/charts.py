@@ -38,7 +38,9 @@ def _f(x: float) -> str:
     return "0" if text == "-0" else text
 
 
-def _text(x: float, y: float, s: str, *, size: int = 11, anchor: str = "start", fill: str = INK, extra: str = "") -> str:
+def _text(
+    x: float, y: float, s: str, *, size: int = 11, anchor: str = "start", fill: str = INK, extra: str = ""
+) -> str:
     return (
         f'<text x="{_f(x)}" y="{_f(y)}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"{extra}>'
         f"{escape(s)}</text>"
@@ -101,7 +103,8 @@ def reliability_diagram(
             f'height="{_f(acc * REL_PLOT_H)}" fill="{SERIES_COLOURS[0]}" fill-opacity="0.85">'
             f"<title>{escape(tip)}</title></rect>"
         )
-        body.append(_text(x + width / 2, py(acc) - 3, str(b.count), size=10, anchor="middle", extra=' class="count"'))
+        count = _text(x + width / 2, py(acc) - 3, str(b.count), size=10, anchor="middle", extra=' class="count"')
+        body.append(count)
     body.append(_line(px(0), py(0), px(1), py(1), MUTED, ' class="diagonal" stroke-dasharray="5 4" stroke-width="1.5"'))
     body.append(_line(px(0), py(0), px(1), py(0), INK))
     body.append(_line(px(0), py(0), px(0), py(1), INK))
@@ -211,6 +214,7 @@ def f1_bars(series: Sequence[tuple[str, Sequence[ClassMetrics]]], *, title: str 
         body.append(f'<rect x="{_f(x)}" y="4" width="12" height="12" fill="{colour}"/>')
         body.append(_text(x + 16, 14, name, extra=' class="legend"'))
         x += 36 + len(name) * CHAR_W
+    width = max(width, x)
     for i, label in enumerate(labels):
         y0 = top + i * group_h + 5
         body.append(_text(left - 6, y0 + group_h / 2, label, anchor="end"))
