@@ -236,7 +236,7 @@ def eval_compare(
     run_a: Path = typer.Argument(..., help="Eval folder or results JSONL (baseline)"),
     run_b: Path = typer.Argument(..., help="Eval folder or results JSONL (candidate)"),
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="Labelled JSONL (default: built-in seed dataset)"),
-    out: Path = typer.Option(Path("compare-out"), "-o", "--out", help="Folder for compare.md and compare.json"),
+    out: Path = typer.Option(Path("compare-out"), "-o", "--out", help="Folder for compare.md, compare.html and compare.json"),
     taxonomy: Optional[Path] = TaxonomyOpt,
 ) -> None:
     """Side-by-side metrics, McNemar test, paired bootstrap, and every paper whose label changed."""

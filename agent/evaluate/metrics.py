@@ -111,9 +111,12 @@ def per_class_f1_ci(
     """Percentile bootstrap CI of each label's F1, resampling papers exactly as ``bootstrap_ci`` does.
 
     One pass per resample counts every label at once, so the cost does not grow with the
-    number of labels; the draws are the same as ``bootstrap_ci(pairs, f1_of_label, seed=seed)``
-    makes, so each interval equals that call's. A label with 5 gold papers gets a wide interval,
-    which is the point: a per-label F1 from 5 papers says little.
+    number of labels; the draws are the ones ``bootstrap_ci(pairs, ..., seed=seed)`` makes.
+    A resample in which a label is neither gold nor predicted has no F1 for it (0/0) and is
+    skipped for that label, as the macro-F1 bootstrap skips absent labels; scoring it 0 would
+    drag a rare label's interval down to 0 for no reason. A label with 5 gold papers still gets
+    a wide interval, which is the point: a per-label F1 from 5 papers says little. Labels with
+    no defined resample are left out of the result.
     """
     if len(gold) != len(pred):
         raise ValueError("gold and pred differ in length")
@@ -127,11 +130,11 @@ def per_class_f1_ci(
         for lab, f1 in _f1_by_label(sample, labels).items():
             stats[lab].append(f1)
     alpha = (1 - level) / 2
-    return {lab: (quantile(s, alpha), quantile(s, 1 - alpha)) for lab, s in stats.items()}
+    return {lab: (quantile(s, alpha), quantile(s, 1 - alpha)) for lab, s in stats.items() if s}
 
 
 def _f1_by_label(pairs: Sequence[tuple[str, str | None]], labels: Sequence[str]) -> dict[str, float]:
-    """F1 of every label from one pass over (gold, pred) pairs; same zero rules as ``per_class``."""
+    """F1 of every label that occurs (as gold or prediction) in ``pairs``, from one pass over them."""
     tp: Counter[str] = Counter()
     n_gold: Counter[str] = Counter()
     n_pred: Counter[str] = Counter()
@@ -141,7 +144,7 @@ def _f1_by_label(pairs: Sequence[tuple[str, str | None]], labels: Sequence[str])
             n_pred[p] += 1
             tp[p] += g == p
     # F1 = 2TP / (gold + predicted): the same number as 2PR / (P + R), 0 when TP is 0.
-    return {lab: 2 * tp[lab] / (n_gold[lab] + n_pred[lab]) if tp[lab] else 0.0 for lab in labels}
+    return {lab: 2 * tp[lab] / (n_gold[lab] + n_pred[lab]) for lab in labels if n_gold[lab] + n_pred[lab]}
 
 
 def cohen_kappa(a: Sequence[str | None], b: Sequence[str | None]) -> float:
@@ -725,7 +728,7 @@ def _per_class_with_ci(
     stats = per_class(gold, pred, labels)
     cis = per_class_f1_ci(gold, pred, labels, n_boot=n_boot, seed=seed)
     return [
-        s.model_copy(update={"f1_ci_low": cis[s.label][0], "f1_ci_high": cis[s.label][1]})
+        s.model_copy(update={"f1_ci_low": cis[s.label][0], "f1_ci_high": cis[s.label][1]}) if s.label in cis else s
         for s in stats.values()
     ]
 
