@@ -138,11 +138,12 @@ def _f1_by_label(pairs: Sequence[tuple[str, str | None]], labels: Sequence[str])
     tp: Counter[str] = Counter()
     n_gold: Counter[str] = Counter()
     n_pred: Counter[str] = Counter()
-    for g, p in pairs:
-        n_gold[g] += 1
+    # Count distinct (gold, pred) pairs first (in C): at most labels^2 of them, however many papers.
+    for (g, p), k in Counter(pairs).items():
+        n_gold[g] += k
         if p is not None:
-            n_pred[p] += 1
-            tp[p] += g == p
+            n_pred[p] += k
+            tp[p] += k if g == p else 0
     # F1 = 2TP / (gold + predicted): the same number as 2PR / (P + R), 0 when TP is 0.
     return {lab: 2 * tp[lab] / (n_gold[lab] + n_pred[lab]) for lab in labels if n_gold[lab] + n_pred[lab]}
 
