@@ -258,7 +258,7 @@ def eval_compare(
     dataset: Optional[str] = typer.Option(
         None, "--dataset", help="seeds | dev | test (default: test) | a labelled JSONL file"
     ),
-    out: Path = typer.Option(Path("compare-out"), "-o", "--out", help="Folder for compare.md and compare.json"),
+    out: Path = typer.Option(Path("compare-out"), "-o", "--out", help="Folder for compare.md, compare.html and compare.json"),
     taxonomy: Optional[Path] = TaxonomyOpt,
 ) -> None:
     """Side-by-side metrics, McNemar test, paired bootstrap, and every paper whose label changed."""

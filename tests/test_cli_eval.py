@@ -65,6 +65,7 @@ def test_compare_lists_exactly_the_papers_that_flipped(offline_eval, invoke, tmp
     result = invoke("eval", "compare", offline_eval[0], _write(tmp_path / "b.jsonl", b), "--dataset", DATASET, "-o", out)
     assert result.exit_code == 0, result.output
     comp = json.loads((out / "compare.json").read_text(encoding="utf-8"))
+    assert (out / "compare.html").is_file() and "<svg" in (out / "compare.html").read_text(encoding="utf-8")
     changed = {row["id"] for row in comp["flips"]}
     assert changed == set(flipped)
     assert all(pid in result.output for pid in flipped)

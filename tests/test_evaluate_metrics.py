@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from agent.evaluate import NO_ANSWER, DatasetItem, evaluate, mcnemar_exact
+from agent.evaluate import EvalReport, HumanAgreement
 from agent.evaluate.metrics import (
     accuracy,
     bootstrap_ci,
     calibration_table,
+    cohen_kappa,
+    hardest_papers,
     coverage_curve,
     expected_calibration_error,
     is_english,
@@ -16,6 +19,7 @@ from agent.evaluate.metrics import (
     macro_f1,
     paired_bootstrap_diff,
     per_class,
+    per_class_f1_ci,
     rouge_l,
     ungrounded_terms,
 )
@@ -191,3 +195,95 @@ def test_secondary_labels_feed_label_set_f1() -> None:
     items = [item("1", "a", ["b"])]
     report = evaluate([result("1", "a", secondary=["c"])], items, n_boot=10)
     assert report.label_set_f1 == pytest.approx(0.5)  # tp 1, fp 1, fn 1
+
+
+# --------------------------------------------------------------------------- kappa, per-label CI, hardest
+
+
+def test_cohen_kappa_on_three_class_toy() -> None:
+    # p_o = 4/6; marginals gold a3 b2 c1, pred a2 b2 c2 -> p_e = (6 + 4 + 2) / 36 = 1/3
+    # kappa = (2/3 - 1/3) / (1 - 1/3) = 0.5
+    assert cohen_kappa(GOLD, PRED) == pytest.approx(0.5)
+
+
+def test_cohen_kappa_counts_no_answer_as_its_own_category() -> None:
+    # p_o = 3/4; gold a2 b2, pred a1 None1 b2 -> p_e = (2 + 4) / 16; kappa = (.75 - .375) / .625
+    assert cohen_kappa(["a", "a", "b", "b"], ["a", None, "b", "b"]) == pytest.approx(0.6)
+    assert cohen_kappa(["a", "a"], ["a", "a"]) == 1.0  # chance agreement already 1
+
+
+def test_evaluate_reports_kappa_against_gold() -> None:
+    items = [item(str(i), g) for i, g in enumerate(GOLD)]
+    report = evaluate([result(str(i), p) for i, p in enumerate(PRED)], items, n_boot=10)
+    assert report.kappa == pytest.approx(0.5)
+
+
+def test_per_label_f1_ci_uses_the_same_draws_as_bootstrap_ci() -> None:
+    # Gold is "a" everywhere, so every resample has an F1 for "a" and the two must agree exactly.
+    gold = ["a"] * 8
+    pred = ["a", "a", "b", "a", None, "a", "b", "a"]
+
+    def f1_a(s: list[tuple[str, str | None]]) -> float:
+        return per_class([g for g, _ in s], [p for _, p in s], ["a"])["a"].f1
+
+    expected = bootstrap_ci(list(zip(gold, pred)), f1_a, n_boot=300, seed=5)
+    assert per_class_f1_ci(gold, pred, ["a", "b"], n_boot=300, seed=5)["a"] == pytest.approx(expected)
+
+
+def test_per_label_f1_ci_skips_resamples_without_the_label() -> None:
+    # One "c" paper, always right: where a resample holds it F1 is 1; where not, F1 is undefined.
+    gold = ["a"] * 9 + ["c"]
+    pred = ["a"] * 9 + ["c"]
+    assert per_class_f1_ci(gold, pred, ["a", "c"], n_boot=200)["c"] == (1.0, 1.0)
+
+
+def test_evaluate_puts_f1_ci_around_each_label() -> None:
+    items = [item(str(i), g) for i, g in enumerate(GOLD)]
+    report = evaluate([result(str(i), p) for i, p in enumerate(PRED)], items, n_boot=300, seed=1)
+    for c in report.per_class:
+        assert c.f1_ci_low is not None and c.f1_ci_high is not None
+        assert c.f1_ci_low <= c.f1 <= c.f1_ci_high
+
+
+def test_rows_carry_evidence_and_gold_notes() -> None:
+    gold = item("1", "a").model_copy(update={"notes": "close call a vs b"})
+    report = evaluate([result("1", "b", evidence="we rerank")], [gold, item("2", "a")], n_boot=10)
+    assert (report.papers[0].evidence, report.papers[0].gold_notes) == ("we rerank", "close call a vs b")
+    assert (report.papers[1].evidence, report.papers[1].gold_notes) == ("", "")  # missing result
+
+
+def test_hardest_papers_are_wrong_ones_most_confident_first() -> None:
+    items = [item(str(i), "a") for i in range(5)]
+    results = [
+        result("0", "b", 0.4),
+        result("1", "a", 0.99),  # right: never listed
+        result("2", "b", 0.9),
+        result("3", None, 0.8, status="invalid"),  # no answer: confidence 0, last
+        result("4", "c", 0.4),  # ties keep dataset order
+    ]
+    rows = evaluate(results, items, n_boot=10).papers
+    assert [p.id for p in hardest_papers(rows)] == ["2", "0", "4", "3"]
+    assert [p.id for p in hardest_papers(rows, limit=2)] == ["2", "0"]
+
+
+def test_human_agreement_and_description_are_carried_into_the_report() -> None:
+    human = HumanAgreement(kappa=0.78, agreement=0.85, n=80)
+    report = evaluate(
+        [result("1", "a")], [item("1", "a")], n_boot=10, human_agreement=human, dataset_description="test split"
+    )
+    assert report.human_agreement == human and report.dataset_description == "test split"
+    with pytest.raises(ValueError):
+        HumanAgreement(kappa=1.2, agreement=0.9, n=80)
+
+
+def test_metrics_json_from_before_these_fields_still_loads() -> None:
+    report = evaluate([result("1", "a")], [item("1", "a")], n_boot=10)
+    data = report.model_dump()
+    for key in ("kappa", "human_agreement", "dataset_description"):
+        del data[key]
+    for row in data["papers"]:
+        del row["evidence"], row["gold_notes"]
+    for c in data["per_class"]:
+        del c["f1_ci_low"], c["f1_ci_high"]
+    old = EvalReport.model_validate(data)
+    assert old.kappa is None and old.papers[0].gold_notes == "" and old.per_class[0].f1_ci_low is None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import xml.etree.ElementTree as ET
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,8 @@ from agent.evaluate import (
     write_reports,
 )
 from agent.evaluate.dataset import check_labels
-from agent.evaluate.report import render_html
+from agent.evaluate.metrics import HARDEST_MAX, HumanAgreement
+from agent.evaluate.report import render_html, render_markdown
 from agent.schema import PaperResult
 from agent.taxonomy import load_taxonomy
 
@@ -163,7 +167,7 @@ def test_compare_reads_eval_folder_and_results_file(tmp_path: Path) -> None:
     b_file = write_jsonl(tmp_path / "b.jsonl", [r.model_dump_json() for r in RUN_B])
     comp = compare(tmp_path / "a", b_file, ITEMS, out_dir=tmp_path / "cmp", n_boot=50)
     assert comp.run_a.source == str(tmp_path / "a")
-    assert {p.name for p in (tmp_path / "cmp").iterdir()} == {"compare.md", "compare.json"}
+    assert {p.name for p in (tmp_path / "cmp").iterdir()} == {"compare.md", "compare.json", "compare.html"}
     metrics = {m.name: m for m in comp.metrics}
     assert metrics["accuracy"].a == pytest.approx(0.5) and metrics["accuracy"].delta == pytest.approx(0.0)
 
@@ -185,3 +189,119 @@ def test_comparison_text_and_files_show_flips(tmp_path: Path) -> None:
     paths = write_comparison(comp, tmp_path)
     assert json.loads(paths["json"].read_text())["mcnemar"]["p_value"] == 1.0
     assert "| 3 | other | other ✓ | rag ✗ |" in paths["markdown"].read_text()
+
+
+# --------------------------------------------------------------------------- hardest papers, pictures, agreement
+
+SVG = "{http://www.w3.org/2000/svg}"
+EVIL = "<script>alert(1)</script>"
+
+
+def svgs(html: str) -> list[ET.Element]:
+    """Every inline SVG of a page, parsed as XML (fails on anything malformed or unescaped)."""
+    return [ET.fromstring(m) for m in re.findall(r"<svg\b.*?</svg>", html, re.S)]
+
+
+def hardest_ids(html: str) -> list[str]:
+    table = re.search(r'<table class="hardest">.*?</table>', html, re.S)
+    assert table is not None
+    return re.findall(r'<tr><td class="n">[\d.]+</td><td>([^<]*)</td>', table.group(0))
+
+
+def error_report(title: str = "") -> EvalReport:
+    """Four papers: two confident mistakes, one right, one with no answer."""
+    notes = {"1": "close call rag vs other", "2": "", "3": "", "4": "benchmark paper"}
+    items = [
+        DatasetItem(
+            id=pid, title=title or f"Paper {pid}", abstract="We propose X.", primary="rag",
+            secondary=["other"] if pid == "1" else [], notes=notes[pid], url=f"https://arxiv.org/abs/{pid}",
+        )  # fmt: skip
+        for pid in "1234"
+    ]
+    results = [
+        result("1", "other").model_copy(update={"confidence": 0.6, "evidence": "a survey of methods"}),
+        result("2", "other").model_copy(update={"confidence": 0.9, "evidence": "click logs"}),
+        result("3", "rag"),
+        result("4", None, status="error").model_copy(update={"error": "timeout"}),
+    ]
+    return evaluate(results, items, n_boot=50, dataset_name="toy")
+
+
+def test_hardest_papers_list_wrong_answers_most_confident_first_with_gold_notes() -> None:
+    report = error_report()
+    html, md = render_html(report), render_markdown(report)
+    assert hardest_ids(html) == ["2", "1", "4"]
+    assert "close call rag vs other" in html and "a survey of methods" in html and "timeout" in html
+    assert '<a href="https://arxiv.org/abs/2">Paper 2</a>' in html
+    assert "Hardest papers: 3 wrong answers of 4 papers, most confident first" in md
+    assert (
+        "| 0.60 | 1 | Paper 1 | rag (+ other) | other | a survey of methods "
+        "| close call rag vs other |"
+    ) in md
+    assert md.index("| 0.90 | 2 |") < md.index("| 0.60 | 1 |") < md.index("| 0.00 | 4 |")
+
+
+def test_hardest_papers_are_capped_and_say_how_many_were_wrong() -> None:
+    items = [item(str(i), "rag") for i in range(HARDEST_MAX + 5)]
+    report = evaluate([result(str(i), "other") for i in range(HARDEST_MAX + 5)], items, n_boot=10)
+    html = render_html(report)
+    assert len(hardest_ids(html)) == HARDEST_MAX
+    assert f"the {HARDEST_MAX} most confident of {HARDEST_MAX + 5} wrong answers" in html
+
+
+def test_html_draws_heat_map_reliability_diagram_and_f1_bars() -> None:
+    report = error_report()
+    pictures = svgs(render_html(report))
+    titles = [svg.find(f"{SVG}title").text for svg in pictures]
+    assert len(pictures) == 3 and all(titles)
+    heat = pictures[0]
+    cells = heat.findall(f".//{SVG}g[@class='cell']")
+    assert len(cells) == len(report.confusion.rows) * len(report.confusion.columns)
+    counts = {c.get("data-predicted"): c.find(f"{SVG}text").text for c in cells if c.get("data-gold") == "rag"}
+    assert counts == {"rag": "1", "other": "2", NO_ANSWER: "1"}
+    assert f"ECE {report.ece:.3f}" in render_html(report)
+
+
+def test_a_script_title_is_escaped_in_every_table_and_picture() -> None:
+    report = error_report(title=EVIL)
+    html = render_html(report)
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert len(svgs(html)) == 3
+    md = render_markdown(report)
+    hardest = md[md.index("## Hardest papers") : md.index("## Papers")]
+    assert "<script>" not in hardest and "&lt;script&gt;" in hardest
+
+
+def test_markdown_stays_plain_text_with_f1_ci_column() -> None:
+    md = render_markdown(error_report())
+    assert "<svg" not in md
+    assert "| label | precision | recall | F1 | F1 95% CI | support | predicted |" in md
+
+
+def test_human_agreement_is_shown_beside_the_backends_kappa() -> None:
+    items = [item("1", "rag"), item("2", "other")]
+    human = HumanAgreement(kappa=0.78, agreement=0.85, n=80)
+    report = evaluate(
+        [result("1", "rag"), result("2", "other")], items, n_boot=10, human_agreement=human,
+        dataset_description="frozen test split",
+    )  # fmt: skip
+    line = (
+        "Human agreement (Cohen's kappa between two annotators, n=80): 0.780 (raw agreement 85.0%). "
+        "This backend's Cohen's kappa against gold on this dataset (n=2): 1.000."
+    )
+    for text in (render_markdown(report), unescape(render_html(report))):
+        assert line in text and "Dataset: frozen test split" in text
+    assert "Human agreement" not in render_html(small_report())
+    assert "Cohen's kappa" in unescape(render_html(small_report()))  # the backend's own, in the headline
+
+
+def test_compare_html_shows_both_runs_side_by_side(tmp_path: Path) -> None:
+    comp = compare(RUN_A, RUN_B, [item("1", "rag", EVIL), *ITEMS[1:]], n_boot=50)
+    html = write_comparison(comp, tmp_path)["html"].read_text(encoding="utf-8")
+    assert "<b>A</b>: &lt;results&gt;" in html and "<b>B</b>: &lt;results&gt;" in html
+    assert "<script>" not in html
+    f1, rel_a, rel_b = svgs(html)
+    assert [t.text for t in f1.findall(f"{SVG}text[@class='legend']")] == ["A", "B"]
+    assert len(f1.findall(f"{SVG}rect[@class='bar']")) == 2 * len(comp.breakdown_a.per_class)
+    assert "run A" in rel_a.find(f"{SVG}title").text and "run B" in rel_b.find(f"{SVG}title").text
+    assert "Changed answers (2)" in html

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from html import escape
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -18,6 +19,9 @@ from pydantic import BaseModel, Field
 from agent.errors import DatasetError
 from agent.evaluate.dataset import DatasetItem, load_dataset, load_results
 from agent.evaluate.report import write_files
+from agent.evaluate.charts import f1_bars, figure, reliability_diagram
+from agent.evaluate.metrics import CalibrationBin, ClassMetrics
+from agent.evaluate.report import CSS, reliability_caption
 from agent.evaluate.metrics import Estimate, EvalReport, evaluate, mcnemar_exact, paired_bootstrap_diff
 from agent.outputs import md_text
 from agent.schema import PaperResult
@@ -67,6 +71,14 @@ class Flip(BaseModel):
     b_correct: bool
 
 
+class RunBreakdown(BaseModel):
+    """The per-label and per-confidence-bin numbers of one side, kept for the side-by-side pictures."""
+
+    per_class: list[ClassMetrics] = Field(description="Per-label metrics with F1 bootstrap CIs")
+    calibration: list[CalibrationBin]
+    ece: float
+
+
 class Comparison(BaseModel):
     """Everything ``compare`` found; ``compare.json`` is this model dumped as JSON."""
 
@@ -81,6 +93,8 @@ class Comparison(BaseModel):
     flips: list[Flip]
     seed: int
     n_boot: int
+    breakdown_a: RunBreakdown | None = Field(default=None, description="None in comparisons saved before it")
+    breakdown_b: RunBreakdown | None = Field(default=None, description="None in comparisons saved before it")
 
 
 def load_run(source: str | Path) -> list[PaperResult]:
@@ -105,6 +119,10 @@ def _results(source: RunSource) -> tuple[str, list[PaperResult]]:
 def _side(source: str, report: EvalReport) -> RunSide:
     f = report.facts
     return RunSide(source=source, backends=f.backends, models=f.models, prompt_versions=f.prompt_versions)
+
+
+def _breakdown(report: EvalReport) -> RunBreakdown:
+    return RunBreakdown(per_class=report.per_class, calibration=report.calibration, ece=report.ece)
 
 
 def _metrics(a: EvalReport, b: EvalReport) -> list[MetricDelta]:
@@ -145,7 +163,7 @@ def compare(
 
     Papers missing from either run are left out of the paired set and listed, so a partial run
     (``--limit``) is not compared against the other run's full dataset. Writes
-    ``compare.md``/``compare.json`` when ``out_dir`` is given.
+    ``compare.md``/``compare.html``/``compare.json`` when ``out_dir`` is given.
     """
     items = load_dataset(dataset) if isinstance(dataset, (str, Path)) else list(dataset)
     name_a, results_a = _results(run_a)
@@ -186,6 +204,8 @@ def compare(
         ],
         seed=seed,
         n_boot=n_boot,
+        breakdown_a=_breakdown(rep_a),
+        breakdown_b=_breakdown(rep_b),
     )
     if out_dir is not None:
         write_comparison(comp, out_dir)
@@ -286,10 +306,79 @@ def render_comparison_markdown(comp: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _metrics_html(comp: Comparison) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("metric", "A", "B", "B−A", "better"))
+    body = "".join(
+        f"<tr><th>{escape(m.name)}</th><td class=\"n\">{escape(_fmt(m.a, m.unit))}</td>"
+        f"<td class=\"n\">{escape(_fmt(m.b, m.unit))}</td>"
+        f"<td class=\"n\">{escape(_fmt(m.delta, m.unit, signed=True))}</td><td>{m.better}</td></tr>"
+        for m in comp.metrics
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _flips_html(comp: Comparison) -> str:
+    if not comp.flips:
+        return "<p>None: both runs gave the same answer on every paper.</p>"
+    head = "".join(f"<th>{h}</th>" for h in ("id", "gold", "A", "B", "title"))
+    rows = []
+    for f in comp.flips:
+        a, b = _answers(f)
+        rows.append(
+            f"<tr><td>{escape(f.id)}</td><td>{escape(f.gold)}</td><td>{escape(a)}</td><td>{escape(b)}</td>"
+            f"<td>{escape(f.title)}</td></tr>"
+        )
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _pictures_html(comp: Comparison) -> str:
+    """Per-label F1 of A and B in one chart, then the two reliability diagrams side by side."""
+    a, b = comp.breakdown_a, comp.breakdown_b
+    if a is None or b is None:
+        return ""
+    f1 = figure(
+        f1_bars([("A", a.per_class), ("B", b.per_class)], title="Per-label F1 with 95% CI: run A against run B"),
+        "Blue: run A; orange: run B. Whiskers: 95% percentile bootstrap CI of each run's F1 "
+        f"({comp.n_boot} resamples, seed {comp.seed}); where they overlap the data do not separate the runs.",
+    )
+    reliability = "".join(
+        figure(
+            reliability_diagram(side.calibration, title=f"Reliability diagram, run {name}", ece=side.ece),
+            f"Run {name}. {reliability_caption(side.ece)}",
+        )
+        for name, side in (("A", a), ("B", b))
+    )
+    return f'<h2>Pictures</h2>{f1}<div class="charts">{reliability}</div>'
+
+
+def render_comparison_html(comp: Comparison) -> str:
+    """``compare.html``: the Markdown content plus the two runs' pictures side by side, self-contained."""
+    left_out = ""
+    if comp.missing_from_a or comp.missing_from_b:
+        left_out = (
+            f"<li>Left out (no result): A {escape(', '.join(comp.missing_from_a) or 'none')}; "
+            f"B {escape(', '.join(comp.missing_from_b) or 'none')}</li>"
+        )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>paper-agent eval comparison</title><style>{CSS}</style></head><body>",
+        "<h1>paper-agent eval comparison</h1>",
+        f"<ul><li><b>A</b>: {escape(_describe(comp.run_a))}</li><li><b>B</b>: {escape(_describe(comp.run_b))}</li>"
+        f"<li>Paired papers: {comp.n_papers}</li>{left_out}</ul>",
+        f"<h2>Metrics</h2>{_metrics_html(comp)}<p>{escape(_verdict(comp))}</p>",
+        _pictures_html(comp),
+        f"<h2>Changed answers ({len(comp.flips)})</h2>{_flips_html(comp)}",
+        "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
 def write_comparison(comp: Comparison, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``compare.md`` and ``compare.json`` into ``out_dir`` (created if needed)."""
+    """Write ``compare.md``, ``compare.html`` and ``compare.json`` into ``out_dir`` (created if needed)."""
     files = {
         "json": ("compare.json", comp.model_dump_json(indent=2) + "\n"),
         "markdown": ("compare.md", render_comparison_markdown(comp)),
+        "html": ("compare.html", render_comparison_html(comp)),
     }
     return write_files(out_dir, files, "comparison")

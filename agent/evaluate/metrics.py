@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import DatasetError
 from agent.evaluate.dataset import DatasetItem, check_labels
@@ -64,6 +64,12 @@ class ClassMetrics(BaseModel):
     f1: float = Field(description="Harmonic mean of precision and recall (0 if both are 0)")
     support: int = Field(description="Papers whose gold primary label is this one")
     predicted: int = Field(description="Papers predicted as this label")
+    f1_ci_low: float | None = Field(
+        default=None, description="Lower end of the 95% percentile bootstrap CI of F1 (None if not computed)"
+    )
+    f1_ci_high: float | None = Field(
+        default=None, description="Upper end of the 95% percentile bootstrap CI of F1 (None if not computed)"
+    )
 
 
 def per_class(
@@ -92,6 +98,75 @@ def macro_f1(gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[s
     """
     stats = per_class(gold, pred, labels)
     return sum(s.f1 for s in stats.values()) / len(stats) if stats else 0.0
+
+
+def per_class_f1_ci(
+    gold: Sequence[str],
+    pred: Sequence[str | None],
+    labels: Sequence[str],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap CI of each label's F1, resampling papers exactly as ``bootstrap_ci`` does.
+
+    One pass per resample counts every label at once, so the cost does not grow with the
+    number of labels; the draws are the ones ``bootstrap_ci(pairs, ..., seed=seed)`` makes.
+    A resample in which a label is neither gold nor predicted has no F1 for it (0/0) and is
+    skipped for that label, as the macro-F1 bootstrap skips absent labels; scoring it 0 would
+    drag a rare label's interval down to 0 for no reason. A label with 5 gold papers still gets
+    a wide interval, which is the point: a per-label F1 from 5 papers says little. Labels with
+    no defined resample are left out of the result.
+    """
+    if len(gold) != len(pred):
+        raise ValueError("gold and pred differ in length")
+    if not gold:
+        raise ValueError("bootstrap of no samples")
+    rng = random.Random(seed)
+    pairs = list(zip(gold, pred))
+    stats: dict[str, list[float]] = {lab: [] for lab in labels}
+    for _ in range(n_boot):
+        sample = rng.choices(pairs, k=len(pairs))
+        for lab, f1 in _f1_by_label(sample, labels).items():
+            stats[lab].append(f1)
+    alpha = (1 - level) / 2
+    return {lab: (quantile(s, alpha), quantile(s, 1 - alpha)) for lab, s in stats.items() if s}
+
+
+def _f1_by_label(pairs: Sequence[tuple[str, str | None]], labels: Sequence[str]) -> dict[str, float]:
+    """F1 of every label that occurs (as gold or prediction) in ``pairs``, from one pass over them."""
+    tp: Counter[str] = Counter()
+    n_gold: Counter[str] = Counter()
+    n_pred: Counter[str] = Counter()
+    # Count distinct (gold, pred) pairs first (in C): at most labels^2 of them, however many papers.
+    for (g, p), k in Counter(pairs).items():
+        n_gold[g] += k
+        if p is not None:
+            n_pred[p] += k
+            tp[p] += k if g == p else 0
+    # F1 = 2TP / (gold + predicted): the same number as 2PR / (P + R), 0 when TP is 0.
+    return {lab: 2 * tp[lab] / (n_gold[lab] + n_pred[lab]) for lab in labels if n_gold[lab] + n_pred[lab]}
+
+
+def cohen_kappa(a: Sequence[str | None], b: Sequence[str | None]) -> float:
+    """Cohen's kappa: agreement between two labellings beyond what their label shares give by chance.
+
+    kappa = (p_o - p_e) / (1 - p_e) with p_o the observed agreement and p_e the agreement expected
+    from each side's label frequencies. It puts a backend against gold on the same scale as two
+    human annotators against each other, which raw accuracy does not (accuracy rewards guessing
+    the most common label). ``None`` (no answer) is a category of its own. When chance agreement
+    is already 1 (both sides use one and the same label) the result is 1.0.
+    """
+    if len(a) != len(b):
+        raise ValueError("labellings differ in length")
+    if not a:
+        raise ValueError("kappa of no papers")
+    n = len(a)
+    p_o = sum(x == y for x, y in zip(a, b)) / n
+    count_a, count_b = Counter(a), Counter(b)
+    p_e = sum(count_a[k] * count_b[k] for k in count_a) / (n * n)
+    return 1.0 if p_e >= 1.0 else (p_o - p_e) / (1 - p_e)
 
 
 def label_set_f1(gold_sets: Sequence[set[str]], pred_sets: Sequence[set[str]]) -> float:
@@ -423,6 +498,19 @@ class PaperRow(BaseModel):
     within_50: bool
     rouge_l: float | None
     ungrounded: list[str]
+    evidence: str = Field(default="", description="Phrase the backend gave as evidence for its label")
+    gold_notes: str = Field(default="", description="The labeller's note on the gold label (close calls)")
+
+
+class HumanAgreement(BaseModel):
+    """How far two independent annotators agreed on a sample of the dataset: the ceiling a backend
+    is judged against (a backend cannot meaningfully beat the labels' own consistency)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kappa: float = Field(ge=-1.0, le=1.0, description="Cohen's kappa between the two annotators' primaries")
+    agreement: float = Field(ge=0.0, le=1.0, description="Share of papers given the same primary by both")
+    n: int = Field(ge=1, description="Papers both annotators labelled")
 
 
 class EvalReport(BaseModel):
@@ -445,6 +533,29 @@ class EvalReport(BaseModel):
     tldr: TldrMetrics
     facts: RunFacts
     papers: list[PaperRow]
+    kappa: float | None = Field(
+        default=None,
+        description="Cohen's kappa of the predicted primary label against gold (None in older reports)",
+    )
+    human_agreement: HumanAgreement | None = Field(
+        default=None, description="Agreement between two annotators on this dataset, if measured"
+    )
+    dataset_description: str = Field(default="", description="What the dataset is, in words, for the reader")
+
+
+HARDEST_MAX = 25
+"""How many wrong answers the reports list: enough to see a pattern, few enough to read in a minute."""
+
+
+def hardest_papers(rows: Sequence[PaperRow], limit: int = HARDEST_MAX) -> list[PaperRow]:
+    """The wrong answers, most confident first; ties keep dataset order.
+
+    A confident mistake says more about what the backend misunderstands than a hesitant one,
+    and it is the kind a confidence threshold cannot catch. Papers with no answer count as
+    wrong with confidence 0, so they come last.
+    """
+    wrong = [r for r in rows if not r.correct]
+    return sorted(wrong, key=lambda r: -r.confidence)[: max(limit, 0)]
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -482,6 +593,8 @@ def _row(item: DatasetItem, result: PaperResult | None) -> PaperRow:
         within_50=bool(tldr.strip()) and word_count(tldr) <= MAX_TLDR_WORDS,
         rouge_l=rouge_l(tldr, item.reference_tldr) if item.reference_tldr.strip() else None,
         ungrounded=ungrounded_terms(tldr, item.title, item.abstract),
+        evidence=result.evidence if result is not None else "",
+        gold_notes=item.notes,
     )
 
 
@@ -551,12 +664,15 @@ def evaluate(
     seed: int = 0,
     n_boot: int = 2000,
     dataset_name: str = "",
+    human_agreement: HumanAgreement | None = None,
+    dataset_description: str = "",
 ) -> EvalReport:
     """Score ``results`` against ``dataset`` (matched by id) and compute every metric.
 
     With ``taxonomy``, gold labels are checked against it first (a ``DatasetError`` on a typo)
     and labels are listed in taxonomy order; macro-F1 averages over the taxonomy labels that
-    occur in gold or predictions.
+    occur in gold or predictions. ``human_agreement`` and ``dataset_description`` are carried
+    into the report as given, so it can show the annotators' kappa beside the backend's.
     """
     items = list(dataset)
     if not items:
@@ -594,7 +710,7 @@ def evaluate(
         accuracy=Estimate(value=acc_stat(pairs), **_ci(pairs, acc_stat, n_boot, seed)),
         macro_f1=Estimate(value=f1_stat(pairs), **_ci(pairs, f1_stat, n_boot, seed)),
         label_set_f1=label_set_f1(gold_sets, pred_sets),
-        per_class=list(per_class(gold, pred, labels).values()),
+        per_class=_per_class_with_ci(gold, pred, labels, n_boot, seed),
         confusion=_confusion(rows, all_labels),
         ece=expected_calibration_error(confidences, correct),
         calibration=calibration_table(confidences, correct),
@@ -602,7 +718,21 @@ def evaluate(
         tldr=_tldr_metrics(rows),
         facts=_facts(items, by_id),
         papers=rows,
+        kappa=cohen_kappa(gold, pred),
+        human_agreement=human_agreement,
+        dataset_description=dataset_description,
     )
+
+
+def _per_class_with_ci(
+    gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[str], n_boot: int, seed: int
+) -> list[ClassMetrics]:
+    stats = per_class(gold, pred, labels)
+    cis = per_class_f1_ci(gold, pred, labels, n_boot=n_boot, seed=seed)
+    return [
+        s.model_copy(update={"f1_ci_low": cis[s.label][0], "f1_ci_high": cis[s.label][1]}) if s.label in cis else s
+        for s in stats.values()
+    ]
 
 
 def _ci(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from agent.errors import OutputError
 from agent.evaluate.metrics import NO_ANSWER, EvalReport, PaperRow
+from agent.evaluate.charts import confusion_heatmap, f1_bars, figure, reliability_diagram
+from agent.evaluate.metrics import HARDEST_MAX, ClassMetrics, hardest_papers
 from agent.outputs import http_url, md_text
 
 WRONG_MARK = "✗"
@@ -79,7 +81,15 @@ def _headline(report: EvalReport) -> list[tuple[str, str, str]]:
         ("Macro-F1", num(m.value), f"95% CI {num(m.ci_low)}–{num(m.ci_high)}"),
         ("Label-set micro-F1", num(report.label_set_f1), "primary + secondary labels"),
         ("ECE", num(report.ece), "calibration error, lower is better"),
+        *_kappa_row(report),
     ]
+
+
+def _kappa_row(report: EvalReport) -> list[tuple[str, str, str]]:
+    """Kappa beside accuracy: it discounts the agreement a backend gets by always saying `other`."""
+    if report.kappa is None:  # metrics.json written before kappa was computed
+        return []
+    return [("Cohen's kappa", num(report.kappa), "against gold, chance-corrected")]
 
 
 def _tldr_rows(report: EvalReport) -> list[tuple[str, str]]:
@@ -97,12 +107,18 @@ Table = tuple[list[str], list[list[str]]]
 
 
 def _per_class_table(report: EvalReport) -> Table:
-    header = ["label", "precision", "recall", "F1", "support", "predicted"]
+    header = ["label", "precision", "recall", "F1", "F1 95% CI", "support", "predicted"]
     rows = [
-        [c.label, num(c.precision), num(c.recall), num(c.f1), str(c.support), str(c.predicted)]
+        [c.label, num(c.precision), num(c.recall), num(c.f1), _f1_ci(c), str(c.support), str(c.predicted)]
         for c in report.per_class
     ]
     return header, rows
+
+
+def _f1_ci(c: ClassMetrics) -> str:
+    if c.f1_ci_low is None or c.f1_ci_high is None:
+        return "–"
+    return f"{num(c.f1_ci_low)}–{num(c.f1_ci_high)}"
 
 
 def _calibration_table(report: EvalReport) -> Table:
@@ -118,6 +134,70 @@ def _coverage_table(report: EvalReport) -> Table:
     header = ["set aside (least confident)", "papers kept", "accuracy", "lowest kept confidence"]
     rows = [[pct(p.set_aside), str(p.kept), pct(p.accuracy), num(p.min_confidence)] for p in report.coverage]
     return header, rows
+
+
+# --------------------------------------------------------------------------- agreement, hardest papers
+
+
+def agreement_lines(report: EvalReport) -> list[str]:
+    """Sentences for under the headline: what the dataset is, and the annotators' kappa beside the backend's.
+
+    Two people labelling the same papers from the same guide do not agree perfectly; their
+    kappa is the ceiling a backend is judged against, so the report puts the two side by side.
+    """
+    lines = [f"Dataset: {report.dataset_description}"] if report.dataset_description.strip() else []
+    h = report.human_agreement
+    if h is not None:
+        text = (
+            f"Human agreement (Cohen's kappa between two annotators, n={h.n}): {h.kappa:.3f} "
+            f"(raw agreement {pct(h.agreement)})."
+        )
+        if report.kappa is not None:
+            text += f" This backend's Cohen's kappa against gold on this dataset (n={report.n}): {report.kappa:.3f}."
+        lines.append(text)
+    return lines
+
+
+def hardest_heading(report: EvalReport) -> str:
+    """Section title that says how many answers were wrong in all, not only how many are listed."""
+    wrong = sum(not p.correct for p in report.papers)
+    if wrong > HARDEST_MAX:
+        return f"Hardest papers: the {HARDEST_MAX} most confident of {wrong} wrong answers ({report.n} papers)"
+    return f"Hardest papers: {wrong} wrong answers of {report.n} papers, most confident first"
+
+
+HARDEST_NOTE = (
+    "Wrong answers, most confident first: a confident mistake shows what the backend misunderstands "
+    "and is the kind a confidence threshold cannot catch. A paper with no answer (invalid, error, "
+    "skipped, missing) is wrong with confidence 0."
+)
+HARDEST_HEADER = ["confidence", "id", "title", "gold (+ secondary)", "answer", "evidence", "gold note"]
+
+
+def _gold_text(p: PaperRow) -> str:
+    return f"{p.gold} (+ {', '.join(p.gold_secondary)})" if p.gold_secondary else p.gold
+
+
+def _answer_text(p: PaperRow) -> str:
+    """The label, or the status with its error when there was no usable answer."""
+    return f"{p.answer}: {p.error}" if p.predicted is None and p.error else p.answer
+
+
+def _hardest_md_table(report: EvalReport) -> Table:
+    rows = [
+        [
+            # Raw text: _md_table escapes every cell (titles are plain, as in the papers table).
+            num(p.confidence, 2),
+            p.id,
+            p.title,
+            _gold_text(p),
+            _answer_text(p),
+            p.evidence or "–",
+            p.gold_notes or "–",
+        ]
+        for p in hardest_papers(report.papers)
+    ]
+    return HARDEST_HEADER, rows
 
 
 # --------------------------------------------------------------------------- markdown
@@ -144,6 +224,7 @@ def render_markdown(report: EvalReport) -> str:
     out = [f"# paper-agent eval: {md_text(report.dataset or 'dataset')}", "", f"Produced by {producer(report)}."]
     if notice := offline_notice(report):
         out += ["", f"> **{notice}**"]
+    out += [line for text in agreement_lines(report) for line in ("", text)]
     sections: list[tuple[str, Table]] = [
         ("Headline", (["metric", "value", ""], [list(r) for r in _headline(report)])),
         ("Run", (["fact", "value"], [list(r) for r in _fact_rows(report)])),
@@ -155,6 +236,7 @@ def render_markdown(report: EvalReport) -> str:
         (f"Calibration (ECE {num(report.ece)})", _calibration_table(report)),
         ("Coverage vs accuracy", _coverage_table(report)),
         ("TL;DR", (["check", "value"], [list(r) for r in _tldr_rows(report)])),
+        (hardest_heading(report), _hardest_md_table(report)),
         (
             "Papers",
             (
@@ -188,6 +270,9 @@ table.cm th.noanswer,table.cm td.noanswer{border-left:3px dashed #cf222e}
 table.cm th.noanswer{background:#ffebe9;color:#82071e}
 tr.wrong td{background:#ffebe9}tr.wrong td.mark{color:#cf222e;font-weight:700}td.mark{color:#1a7f37}
 td.ungrounded{background:#fff8c5}span.flag{color:#9a6700;font-weight:600}
+figure.chart{margin:.75rem 0}figure.chart figcaption{color:#57606a;max-width:42rem;font-size:.9em}
+.charts{display:flex;gap:1.5rem;flex-wrap:wrap;align-items:flex-start}
+p.agreement{margin:.4rem 0}table.hardest td{max-width:26rem}
 """
 
 
@@ -257,6 +342,70 @@ def _paper_row_html(p: PaperRow) -> str:
     )
 
 
+def _agreement_html(report: EvalReport) -> str:
+    return "".join(f'<p class="agreement">{escape(text)}</p>' for text in agreement_lines(report))
+
+
+def _hardest_row_html(p: PaperRow) -> str:
+    title = escape(p.title)
+    if href := http_url(p.url):
+        title = f'<a href="{escape(href)}">{title}</a>'
+    gold = escape(p.gold)
+    if p.gold_secondary:
+        gold += f'<br><span class="muted">+ {escape(", ".join(p.gold_secondary))}</span>'
+    answer = escape(p.answer)
+    if p.predicted is None and p.error:
+        answer += f'<br><span class="muted">{escape(p.error)}</span>'
+    evidence = escape(p.evidence) or '<span class="muted">(none)</span>'
+    note = escape(p.gold_notes) or '<span class="muted">(none)</span>'
+    return (
+        f'<tr><td class="n">{p.confidence:.2f}</td><td>{escape(p.id)}</td><td>{title}</td><td>{gold}</td>'
+        f"<td>{answer}</td><td>{evidence}</td><td>{note}</td></tr>"
+    )
+
+
+def _hardest_html(report: EvalReport) -> str:
+    """The wrong answers a person should read first, each with the backend's evidence and the labeller's note."""
+    rows = hardest_papers(report.papers)
+    heading = f"<h2>{escape(hardest_heading(report))}</h2>"
+    if not rows:
+        return f"{heading}<p>No wrong answers.</p>"
+    head = "".join(f"<th>{escape(h)}</th>" for h in HARDEST_HEADER)
+    body = "".join(_hardest_row_html(p) for p in rows)
+    return f'{heading}<p class="muted">{escape(HARDEST_NOTE)}</p><table class="hardest"><tr>{head}</tr>{body}</table>'
+
+
+def _confusion_figure(report: EvalReport) -> str:
+    caption = (
+        "Rows: gold label. Columns: predicted label; the last column, behind the red dashed line, counts "
+        "papers with no answer. Darker cells hold more papers; outlined cells are right answers."
+    )
+    svg = confusion_heatmap(report.confusion, title="Confusion matrix: gold label against predicted")
+    return figure(svg, caption)
+
+
+def _f1_figure(report: EvalReport) -> str:
+    caption = (
+        f"Bars: F1 of each label. Whiskers: 95% percentile bootstrap CI ({report.n_boot} resamples, seed "
+        f"{report.seed}); a wide whisker means few papers carry that label."
+    )
+    return figure(f1_bars([("this run", report.per_class)], title="Per-label F1 with 95% CI"), caption)
+
+
+def reliability_caption(ece: float) -> str:
+    """How to read a reliability diagram, with the ECE it summarises."""
+    return (
+        "Bars: accuracy of the papers in each confidence bin (the number above a bar is how many papers "
+        "it holds). Dashed diagonal: perfect calibration; a bar below it means over-confidence. "
+        f"ECE {num(ece)}."
+    )
+
+
+def _reliability_figure(report: EvalReport) -> str:
+    svg = reliability_diagram(report.calibration, title="Reliability diagram: accuracy by confidence", ece=report.ece)
+    return figure(svg, reliability_caption(report.ece))
+
+
 def render_html(report: EvalReport) -> str:
     """One self-contained HTML page: inline CSS, no scripts, no external assets."""
     cards = "".join(
@@ -275,6 +424,7 @@ def render_html(report: EvalReport) -> str:
         f'<p class="producer">Produced by {escape(producer(report))}. {report.n} papers.</p>',
         f'<p class="notice">{escape(notice)}</p>' if notice else "",
         f'<h2>Headline</h2><div class="headline">{cards}</div>',
+        _agreement_html(report),
         '<p class="muted">A paper with no usable answer (invalid, error, skipped, missing) is wrong.</p>',
         f"<h2>Run</h2>{_kv_table(_fact_rows(report))}",
         (
@@ -282,12 +432,16 @@ def render_html(report: EvalReport) -> str:
             "Darker means more papers; green cells are correct; the red dashed column is papers "
             "with no answer.</p>"
         ),
+        _confusion_figure(report),
         _confusion_html(report),
         f"<h2>Per class</h2>{_grid_table(*_per_class_table(report))}",
+        _f1_figure(report),
         f"<h2>Calibration</h2><p>Expected calibration error: <b>{num(report.ece)}</b></p>",
+        _reliability_figure(report),
         _grid_table(*_calibration_table(report)),
         f"<h2>Coverage vs accuracy</h2>{_grid_table(*_coverage_table(report))}",
         f"<h2>TL;DR</h2>{_kv_table(_tldr_rows(report))}",
+        _hardest_html(report),
         (
             f'<h2>Papers</h2><p class="muted">{WRONG_MARK} wrong primary label (red row); '
             f"{UNGROUNDED_MARK} TL;DR with a number or term not in the title or abstract (yellow).</p>"
