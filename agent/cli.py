@@ -244,9 +244,14 @@ def eval_run(
             agent.close()
     acc, f1 = report.accuracy, report.macro_f1
     typer.echo(
-        f"accuracy {acc.value:.3f} [95% CI {acc.ci_low:.3f}, {acc.ci_high:.3f}]  "
+        f"{report.dataset}: accuracy {acc.value:.3f} [95% CI {acc.ci_low:.3f}, {acc.ci_high:.3f}]  "
         f"macro-F1 {f1.value:.3f} [{f1.ci_low:.3f}, {f1.ci_high:.3f}]  n={report.n}"
     )
+    if report.human_agreement is not None and report.kappa is not None:
+        typer.echo(
+            f"kappa against gold {report.kappa:.3f}; human agreement (two annotators, "
+            f"n={report.human_agreement.n}) {report.human_agreement.kappa:.3f}"
+        )
     for name, path in paths.items():
         typer.echo(f"{name}: {path}")
 

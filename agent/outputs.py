@@ -274,7 +274,7 @@ def render_markdown(results: list[PaperResult], taxonomy: Taxonomy, notice: str 
         f"{len(results)} papers, triaged {time.strftime('%Y-%m-%d')} by {', '.join(backends) or 'n/a'}.",
     ]
     if notice or any(r.backend == "offline" for r in results):
-        lines += ["", "> Labels and TL;DRs come from the offline cue-scoring baseline, not an LLM."]
+        lines += ["", "> Labels and TL;DRs come from the offline baseline (keyword cues and a linear model), not an LLM."]
     lines += ["", "## Contents", ""]
     for name, items in groups.items():
         lines.append(f"- [{name}](#{name}) ({len(items)})")

@@ -27,7 +27,7 @@ from agent.taxonomy import Taxonomy, load_taxonomy
 log = logging.getLogger("agent.pipeline")
 
 OFFLINE_NOTICE = (
-    "No LLM configured: using the offline cue-scoring baseline (backend: offline). "
+    "No LLM configured: using the offline baseline (backend: offline). "
     "Set OPENAI_API_KEY or OPENAI_BASE_URL (see .env.example) to triage with a model."
 )
 

@@ -133,8 +133,8 @@ def test_html_escapes_titles(tmp_path: Path) -> None:
 
 def test_offline_run_says_it_is_not_an_llm(tmp_path: Path) -> None:
     paths = write_reports(small_report(backend="offline"), tmp_path)
-    assert "offline cue-scoring baseline, not an LLM" in paths["html"].read_text()
-    assert "offline cue-scoring baseline, not an LLM" not in render_html(small_report())
+    assert "offline baseline, not an LLM" in paths["html"].read_text()
+    assert "offline baseline, not an LLM" not in render_html(small_report())
 
 
 def test_ungrounded_tldr_is_marked_in_html() -> None:

@@ -47,8 +47,9 @@ def offline_notice(report: EvalReport) -> str | None:
     if "offline" not in report.facts.backends:
         return None
     return (
-        "This run was produced by the offline cue-scoring baseline, not an LLM: labels come from "
-        "keyword cues in the taxonomy and TL;DRs are sentences extracted from the abstract."
+        "This run was produced by the offline baseline, not an LLM: labels come from a linear model "
+        "over the taxonomy's keyword cues and the paper's words (or from the cues alone with a custom "
+        "taxonomy), and TL;DRs are sentences extracted from the abstract."
     )
 
 

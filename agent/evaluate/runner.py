@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.evaluate.dataset import check_labels, dataset_papers, load_dataset, load_results
-from agent.evaluate.metrics import EvalReport, evaluate
+from agent.evaluate.metrics import EvalReport, HumanAgreement, evaluate
 from agent.evaluate.report import write_reports
 from agent.outputs import JsonlWriter
 from agent.pipeline import Agent
@@ -38,6 +38,12 @@ class DatasetInfo:
     path: Path
     description: str = ""
     human_agreement: dict[str, Any] | None = None
+
+    def report_fields(self) -> dict[str, Any]:
+        """What ``evaluate`` writes into the report about the dataset: the reader must know
+        which set a figure comes from and how far two humans agree on it."""
+        agreement = HumanAgreement.model_validate(self.human_agreement) if self.human_agreement else None
+        return {"dataset_name": self.name, "dataset_description": self.description, "human_agreement": agreement}
 
 
 def _data_file(name: str) -> Path:
@@ -91,7 +97,7 @@ def run_eval(
             writer.abort()
         raise
     writer.close()
-    report = evaluate(results, items, taxonomy=agent.taxonomy, seed=seed, dataset_name=info.name)
+    report = evaluate(results, items, taxonomy=agent.taxonomy, seed=seed, **info.report_fields())
     paths = write_reports(report, out)
     paths["results"] = out / "results.jsonl"
     return report, paths
@@ -109,7 +115,7 @@ def score_file(
     info = resolve_dataset(dataset)
     items = load_dataset(info.path)
     scored = load_results(results)
-    report = evaluate(scored, items, taxonomy=taxonomy, seed=seed, dataset_name=info.name)
+    report = evaluate(scored, items, taxonomy=taxonomy, seed=seed, **info.report_fields())
     out = Path(out_dir)
     paths = write_reports(report, out)
     if Path(results).resolve() != (out / "results.jsonl").resolve():
