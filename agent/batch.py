@@ -11,8 +11,8 @@ import itertools
 
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from agent.ingest import iter_papers
 from agent.outputs import make_writer
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult
@@ -27,8 +27,16 @@ def triage(
     input_format: str | None = None,
     retry_errors: str | Path | None = None,
     on_result: Callable[[PaperResult], None] | None = None,
+    fetch: dict[str, Any] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunStats:
     """Triage every paper in ``inputs`` and write results to ``output`` (stdout if None).
+
+    An input may be an arXiv source, ``arxiv:cs.IR,cs.CL`` or ``arxiv:2510.12815``: its papers
+    are fetched first (``agent.fetch``) with the options in ``fetch`` (``date``, ``since``,
+    ``until``, ``cross_lists``), through the page cache unless the agent runs without a cache;
+    ``on_note`` receives one line per source saying what was fetched. When every input is
+    empty (a weekend's announcement) nothing is written and the stats count no papers.
 
     With ``retry_errors`` (a previous JSONL output), only papers that ended ``error`` or
     ``invalid`` there are sent to the backend again; the others are copied from that file, so
@@ -42,8 +50,13 @@ def triage(
         previous = {r.id: r for r in load_results(retry_errors)}
     # Read the first paper before opening the output: a typo in an input path must fail
     # before an existing output file is touched.
-    stream: Iterator[Paper] = iter_papers(inputs, input_format)
+    from agent.fetch import iter_inputs
+
+    options = {"settings": agent.settings, "cache": agent.cache is not None, "refresh": agent.refresh, **(fetch or {})}
+    stream: Iterator[Paper] = iter_inputs(inputs, input_format, on_note=on_note, **options)
     first = next(stream, None)
+    if first is None:  # only an arXiv source can be empty (an empty file is an InputError)
+        return stats.finish()
     papers = itertools.chain([first] if first is not None else [], stream)
     writer = make_writer(fmt, output, agent.taxonomy, agent.notice)
     results = _merge_retry(papers, previous, agent) if previous else agent.analyze_many(papers)

@@ -265,6 +265,18 @@ def _date(value: str | dt.date | None, option: str) -> dt.date | None:
         raise ConfigError(f"{option} {value!r}: not a date (expected YYYY-MM-DD)") from None
 
 
+def _normalise_category(cat: str) -> str:
+    """``cs.ir`` -> ``cs.IR``: arXiv's names are case-sensitive and a wrong case finds nothing.
+
+    Subject classes are upper case except in cond-mat and physics (``cond-mat.mes-hall``).
+    """
+    archive, dot, subject = cat.partition(".")
+    archive = archive.lower()
+    if dot and archive not in ("cond-mat", "physics"):
+        subject = subject.upper()
+    return f"{archive}{dot}{subject}"
+
+
 def _categories(categories: str | Iterable[str] | None) -> list[str]:
     if categories is None:
         return ["cs.IR"]
@@ -273,7 +285,7 @@ def _categories(categories: str | Iterable[str] | None) -> list[str]:
     out: list[str] = []
     for raw in categories:
         for cat in str(raw).split(","):
-            cat = cat.strip()
+            cat = _normalise_category(cat.strip())
             if not cat:
                 continue
             if not CATEGORY_RE.match(cat):
@@ -306,6 +318,11 @@ class FetchResult:
     note: str = ""  # one line for the user: what was fetched, from where
     requests: int = 0  # HTTP requests sent to arXiv (0 when everything came from the cache)
     cached_pages: int = 0  # pages served from the page cache
+
+    def summary(self) -> str:
+        """The note plus what it cost: ``cs.IR: 42 papers ... [1 request to arXiv, 0 cached pages]``."""
+        sent = f"{self.requests} request{'' if self.requests == 1 else 's'} to arXiv"
+        return f"{self.note} [{sent}, {self.cached_pages} page{'' if self.cached_pages == 1 else 's'} from the cache]"
 
 
 def fetch(
@@ -491,7 +508,7 @@ def _fetch_ids(client: _Client, ids: list[str], page_size: int) -> FetchResult:
             by_id.setdefault(paper.id, paper)
     missing = [pid for pid in ids if pid not in by_id]
     if missing:
-        log.warning("not found on arXiv: %s", ", ".join(missing))
+        log.info("not found on arXiv: %s", ", ".join(missing))
     papers = [by_id[pid] for pid in ids if pid in by_id]
     note = f"{len(papers)} of {len(ids)} papers by id" + (f" (not found: {', '.join(missing)})" if missing else "")
     return FetchResult(papers, note)
@@ -553,7 +570,7 @@ def iter_inputs(
                     options.pop(k, None)
             result = fetch(cats or None, ids=ids or None, **options)
             if on_note is not None:
-                on_note(result.note)
+                on_note(result.summary())
             fetched[n] = result.papers
     seen: set[str] = set()
     for n, item in enumerate(inputs):
