@@ -103,6 +103,19 @@ class Throttle:
 
 # One per process: two fetches in one run (``run arxiv:cs.IR arxiv:cs.CL``) share the spacing.
 DEFAULT_THROTTLE = Throttle()
+_THROTTLES: dict[tuple[Callable[[], float], Callable[[float], None]], Throttle] = {}
+
+
+def _throttle(clock: Callable[[], float] | None, sleep: Callable[[float], None] | None) -> Throttle:
+    """The process-wide throttle, or one per injected clock, so the spacing spans fetches too."""
+    if clock is None and sleep is None:
+        return DEFAULT_THROTTLE
+    key = (clock or time.time, sleep or time.sleep)
+    if key not in _THROTTLES:
+        while len(_THROTTLES) >= 16:  # injected clocks come from tests and tools: keep a few
+            _THROTTLES.pop(next(iter(_THROTTLES)))
+        _THROTTLES[key] = Throttle(MIN_INTERVAL, *key)
+    return _THROTTLES[key]
 
 
 def user_agent(contact: str | None) -> str:
@@ -201,7 +214,7 @@ class _Client:
         hinted = _retry_after(exc)
         if hinted is not None:
             return min(hinted, self.settings.retry_max_wait)
-        return wait_exponential_jitter(initial=MIN_INTERVAL, max=self.settings.retry_max_wait, jitter=1)(state)
+        return wait_exponential_jitter(multiplier=MIN_INTERVAL, max=self.settings.retry_max_wait, jitter=1)(state)
 
     def get(self, url: str, params: dict[str, str], *, settled: bool, fresh: bool = False) -> tuple[str, bool]:
         """The body of ``url?params`` and whether it came from the cache (never when ``fresh``)."""
@@ -226,9 +239,7 @@ class _Client:
         try:
             return retrying(self._send, url, params), False
         except (_Retryable, httpx.TransportError) as exc:
-            raise FetchError(
-                f"{key}: arXiv did not answer ({_describe(exc)}) after {self.settings.retry_attempts} tries"
-            ) from None
+            raise FetchError(f"arXiv did not answer ({_describe(exc)}) after {self.settings.retry_attempts} tries") from None
 
     def store(self, url: str, params: dict[str, str], text: str) -> None:
         """Keep a page that parsed and holds what it should (never an empty or broken one)."""
@@ -356,9 +367,7 @@ def fetch(
         raise ConfigError("--until needs --since")
     if not 1 <= page_size <= 2000:
         raise ConfigError(f"page size {page_size}: arXiv serves 1 to 2000 results per request")
-    throttle = DEFAULT_THROTTLE if clock is None and sleep is None else Throttle(
-        MIN_INTERVAL, clock or time.time, sleep or time.sleep
-    )
+    throttle = _throttle(clock, sleep)
     today = dt.datetime.fromtimestamp(throttle.clock(), dt.timezone.utc).date()
     if day:
         start = end = day
@@ -414,7 +423,10 @@ def fetch_papers(
 
 def _fetch_feed(client: _Client, cats: list[str], cross_lists: bool) -> FetchResult:
     url = f"{client.settings.arxiv_feed_url.rstrip('/')}/{'+'.join(cats)}"
-    text, cached = client.get(url, {}, settled=False)
+    try:
+        text, cached = client.get(url, {}, settled=False)
+    except FetchError as exc:
+        raise FetchError(f"{url}: {exc}") from None
     feed = _parse(text, url)
     label = "+".join(cats)
     if not cached:
@@ -449,7 +461,16 @@ def _fetch_pages(
     while total is None or start < total:
         page_params = {**params, "start": str(start), "max_results": str(page_size)}
         for attempt in range(1, EMPTY_PAGE_TRIES + 1):
-            text, cached = client.get(url, page_params, settled=settled, fresh=attempt > 1)
+            try:
+                text, cached = client.get(url, page_params, settled=settled, fresh=attempt > 1)
+            except FetchError as exc:
+                if total is None:
+                    raise FetchError(f"{what}: {exc}") from None
+                raise FetchError(
+                    f"{what}: incomplete, got {len(papers)} of {total} papers ({exc} for the page at {start}); "
+                    "run again to resume, the pages that arrived are cached",
+                    fetched=len(papers), total=total,
+                ) from None  # fmt: skip
             try:
                 feed = _parse(text, url)
             except InputError as exc:

@@ -213,9 +213,8 @@ class FakeArxiv:
         self.empty_pages = 0
         self._faults: deque[tuple[int, dict[str, str], str]] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]
+        self.host, self.port = host, port
+        self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -241,6 +240,7 @@ class FakeArxiv:
     # ------------------------------------------------------------------ answers
 
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        """(status, headers, body) for a GET; usable without the server (e.g. behind respx)."""
         with self._lock:
             if self._faults:
                 return self._faults.popleft()
@@ -310,11 +310,16 @@ class FakeArxiv:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeArxiv:
+        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
+        self._server.daemon_threads = True
+        self.host, self.port = self._server.server_address[:2]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        if self._server is None:
+            return
         self._server.shutdown()
         self._server.server_close()
 
@@ -334,6 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     papers = seed_papers(args.date) + synthetic_papers(args.papers, args.date)
     feed = [dict(p, announce_type="new") for p in papers[:30]] + [dict(p, announce_type="cross") for p in papers[30:40]]
     server = FakeArxiv(papers, feed, port=args.port)
+    server._server = ThreadingHTTPServer((server.host, server.port), server._handler())
     print(f"fake arXiv on {server.base_url}: {len(papers)} papers submitted {args.date}", file=sys.stderr)
     print(" ".join(f"{k}={v}" for k, v in server.env().items()), file=sys.stderr)
     try:
