@@ -160,6 +160,8 @@ def _retry_after(exc: BaseException | None) -> float | None:
 
 
 def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return False
     return isinstance(exc, (_Retryable, httpx.TimeoutException, httpx.TransportError))
 
 
@@ -231,15 +233,16 @@ class _Client:
             wait=self._wait,
             stop=stop_after_attempt(self.settings.retry_attempts) | stop_after_delay(self.settings.retry_total),
             sleep=self.throttle.sleep,
-            before_sleep=lambda s: log.warning(
+            before_sleep=lambda s: log.info(
                 "arXiv: %s, retrying (attempt %d)", _describe(s.outcome.exception()), s.attempt_number
             ),
             reraise=True,
         )
         try:
             return retrying(self._send, url, params), False
-        except (_Retryable, httpx.TransportError) as exc:
-            raise FetchError(f"arXiv did not answer ({_describe(exc)}) after {self.settings.retry_attempts} tries") from None
+        except (_Retryable, httpx.HTTPError) as exc:
+            tries = retrying.statistics.get("attempt_number", 1)
+            raise FetchError(f"arXiv did not answer ({_describe(exc)}) after {tries} tr{'y' if tries == 1 else 'ies'}") from None
 
     def store(self, url: str, params: dict[str, str], text: str) -> None:
         """Keep a page that parsed and holds what it should (never an empty or broken one)."""
@@ -354,6 +357,9 @@ def fetch(
 ) -> FetchResult:
     """Fetch papers from arXiv; see ``fetch_papers``. Also says what it did (``FetchResult``)."""
     settings = settings or Settings()
+    for name, url in (("PAPER_AGENT_ARXIV_API_URL", settings.arxiv_api_url), ("PAPER_AGENT_ARXIV_FEED_URL", settings.arxiv_feed_url)):
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"{name}={url!r}: expected an http(s) URL")
     cats = _categories(categories)
     id_list = _ids(ids) if ids is not None else []
     day, start, end = _date(date, "--date"), _date(since, "--since"), _date(until, "--until")

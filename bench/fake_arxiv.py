@@ -338,14 +338,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     papers = seed_papers(args.date) + synthetic_papers(args.papers, args.date)
     feed = [dict(p, announce_type="new") for p in papers[:30]] + [dict(p, announce_type="cross") for p in papers[30:40]]
-    server = FakeArxiv(papers, feed, port=args.port)
-    server._server = ThreadingHTTPServer((server.host, server.port), server._handler())
+    server = FakeArxiv(papers, feed, port=args.port).start()
     print(f"fake arXiv on {server.base_url}: {len(papers)} papers submitted {args.date}", file=sys.stderr)
     print(" ".join(f"{k}={v}" for k, v in server.env().items()), file=sys.stderr)
     try:
-        server._server.serve_forever()
+        threading.Event().wait()
     except KeyboardInterrupt:
-        pass
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -337,3 +337,9 @@ def test_today_is_the_clock_s_day_in_utc(arxiv, clock):
     assert clock() == EPOCH
     get(clock, "cs.IR", since="2026-01-04")
     assert arxiv.calls[0]["params"]["search_query"].endswith("[202601040000 TO 202601052359]")
+
+
+def test_an_endpoint_that_is_not_a_url_is_a_config_error(clock, monkeypatch):
+    monkeypatch.setenv("PAPER_AGENT_ARXIV_API_URL", "export.arxiv.org/api/query")
+    with pytest.raises(ConfigError, match="PAPER_AGENT_ARXIV_API_URL='export.arxiv.org/api/query': expected an http"):
+        get(clock, "cs.IR", date="2025-10-14")
