@@ -179,7 +179,28 @@ def test_an_unreachable_arxiv_exits_4_with_one_line(cli, monkeypatch):
     assert "arXiv did not answer (ConnectError" in one_line(proc.stderr)
 
 
+def test_run_with_an_unreachable_arxiv_exits_4_and_leaves_the_output_alone(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("PAPER_AGENT_ARXIV_FEED_URL", "http://127.0.0.1:9/atom")
+    monkeypatch.setenv("PAPER_AGENT_RETRY_ATTEMPTS", "1")
+    (tmp_path / "today.md").write_text("yesterday\n", encoding="utf-8")
+    proc = cli("run", FIXTURES, "arxiv:cs.IR", "-o", "today.md", "--format", "md")
+    assert proc.returncode == 4, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("error: http://127.0.0.1:9/atom/cs.IR")
+    assert (tmp_path / "today.md").read_text(encoding="utf-8") == "yesterday\n"
+
+
 def test_a_bad_date_exits_2_with_one_line(cli):
     proc = cli("fetch", "--date", "14/10/2025")
     assert proc.returncode == 2
     assert one_line(proc.stderr) == "error: --date '14/10/2025': not a date (expected YYYY-MM-DD)"
+
+
+def test_an_old_style_id_goes_through_triage_to_the_digest(arxiv, invoke, tmp_path):
+    arxiv.papers.append(fake_arxiv.paper(
+        "cs/0112017", "Collaborative Filtering for Recommendation",
+        "We propose a collaborative filtering method for recommendation and evaluate it on movie ratings.",
+        submitted="2001-12-19T18:03:51Z",
+    ))  # fmt: skip
+    result = invoke("run", "arxiv:cs/0112017v1", "-o", "old.md", "--format", "md")
+    assert result.exit_code == 0, result.stderr
+    assert "(https://arxiv.org/abs/cs/0112017)" in (tmp_path / "old.md").read_text(encoding="utf-8")
