@@ -12,6 +12,7 @@ from agent.backends.base import Analysis, Backend
 from agent.batch import triage
 from agent.errors import ConfigError, DatasetError, InputError, OutputError, PaperAgentError, TaxonomyError
 from agent.ingest import detect_format, iter_papers, load_papers, parse_text
+from agent.fetch import FetchError, FetchResult, fetch_papers
 from agent.evaluate import (
     Comparison,
     EvalReport,
@@ -38,6 +39,8 @@ __all__ = [
     "Comparison",
     "ConfigError",
     "EvalReport",
+    "FetchError",
+    "FetchResult",
     "DatasetError",
     "InputError",
     "OutputError",
@@ -52,6 +55,7 @@ __all__ = [
     "compare",
     "detect_format",
     "evaluate",
+    "fetch_papers",
     "iter_papers",
     "load_dataset",
     "load_papers",

@@ -11,11 +11,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+from agent.errors import ConfigError
 from agent.ingest import expand_paths, iter_papers, refuse_output_among_inputs
 from agent.outputs import make_writer, resolve_format
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult
+
+
+def _is_arxiv_source(item: str | Path) -> bool:
+    """``arxiv:cs.IR`` and the like (a file that happens to have such a name stays a file)."""
+    return str(item).lower().startswith("arxiv:") and not Path(item).exists()
 
 
 def triage(
@@ -27,10 +34,19 @@ def triage(
     input_format: str | None = None,
     retry_errors: str | Path | None = None,
     on_result: Callable[[PaperResult], None] | None = None,
+    fetch: dict[str, Any] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunStats:
     """Triage every paper in ``inputs`` and write results to ``output`` (stdout if None).
 
     ``fmt`` is ``jsonl``, ``csv`` or ``md``; ``None`` infers it from ``output``'s extension.
+
+    An input may be an arXiv source, ``arxiv:cs.IR,cs.CL`` or ``arxiv:2510.12815``: its papers
+    are fetched first (``agent.fetch``) with the options in ``fetch`` (``date``, ``since``,
+    ``until``, ``cross_lists``), through the page cache unless the agent runs without a cache;
+    ``on_note`` receives one line per source saying what was fetched. When every input is
+    empty (a weekend's announcement) nothing is written and the stats count no papers.
+
     With ``retry_errors`` (a previous JSONL output), only papers that ended ``error`` or
     ``invalid`` there are sent to the backend again; the others are copied from that file, so
     the new output is complete and in input order. A file in an input folder that holds no
@@ -38,9 +54,11 @@ def triage(
     leaves its rows in ``<output>.partial``, never under the final name.
     """
     stats = RunStats()
+    inputs = list(inputs)
+    sources = [i for i in inputs if _is_arxiv_source(i)]
     # Everything a user can get wrong is checked before any input is read or output touched.
     fmt = resolve_format(fmt, output)
-    files = expand_paths(inputs, on_skip=stats.skip_file)
+    files = expand_paths([i for i in inputs if not _is_arxiv_source(i)], on_skip=stats.skip_file)
     refuse_output_among_inputs(files, output)
     previous: dict[str, PaperResult] = {}
     if retry_errors is not None:
@@ -49,8 +67,20 @@ def triage(
         previous = {r.id: r for r in load_results(retry_errors)}
     # Read the first paper before opening the output: a typo in an input path must fail
     # before an existing output file is touched.
-    stream: Iterator[Paper] = iter_papers(files, input_format, on_skip=stats.skip_file)
+    stream: Iterator[Paper]
+    if sources:
+        from agent.fetch import iter_inputs  # imports httpx: only when arXiv is asked for
+
+        options = {"settings": agent.settings, "cache": agent.cache is not None, "refresh": agent.refresh, **(fetch or {})}
+        stream = iter_inputs(inputs, input_format, on_note=on_note, on_skip=stats.skip_file, **options)
+    else:
+        dated = [k for k in ("date", "since", "until") if (fetch or {}).get(k)]
+        if dated:
+            raise ConfigError(f"--{dated[0]} applies to arxiv: inputs (e.g. arxiv:cs.IR), and none was given")
+        stream = iter_papers(files, input_format, on_skip=stats.skip_file)
     first = next(stream, None)
+    if first is None and sources:  # an arXiv day can be empty (a weekend); an empty file is an InputError
+        return stats.finish()
     papers = itertools.chain([first] if first is not None else [], stream)
     writer = make_writer(fmt, output, agent.taxonomy, agent.notice)
     results = _merge_retry(papers, previous, agent) if previous else _fresh(agent.analyze_many(papers))

@@ -131,3 +131,47 @@ class ResultCache:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+
+class PageCache:
+    """Pages fetched from arXiv (raw Atom), in ``<cache_dir>/arxiv``, apart from the results.
+
+    Keyed by the full request URL. Each entry keeps the time it was fetched, so a page that
+    may still change (today's announcement) is a miss once older than ``max_age``; a page
+    that cannot change is read with ``max_age=None`` and kept until ``--refresh``.
+    """
+
+    SUBDIR = "arxiv"
+
+    def __init__(self, cache_dir: str | Path) -> None:
+        self.directory = Path(cache_dir) / self.SUBDIR
+        try:
+            self._cache = diskcache.Cache(str(self.directory), size_limit=2**32)
+        except Exception as exc:  # sqlite3.OperationalError, OSError: a path we cannot use
+            raise ConfigError(f"{self.directory}: cannot open the arXiv page cache ({exc})") from None
+
+    def get(self, key: str, max_age: float | None, now: float) -> str | None:
+        try:
+            raw = self._cache.get(key)
+            entry = json.loads(raw) if raw is not None else None
+            text, fetched_at = entry["text"], float(entry["fetched_at"])
+        except Exception:  # absent, corrupt or from another version: a miss
+            return None
+        if max_age is not None and now - fetched_at > max_age:
+            return None
+        return text if isinstance(text, str) else None
+
+    def set(self, key: str, text: str, now: float) -> None:
+        try:
+            self._cache.set(key, json.dumps({"v": ENTRY_VERSION, "fetched_at": now, "text": text}, ensure_ascii=False))
+        except Exception as exc:
+            log.warning("could not cache arXiv page %s (%s)", key, exc)
+
+    def stats(self) -> dict[str, Any]:
+        return {"path": str(self.directory), "pages": len(self._cache), "size_bytes": self._cache.volume()}
+
+    def clear(self) -> int:
+        return self._cache.clear()
+
+    def close(self) -> None:
+        self._cache.close()

@@ -37,6 +37,10 @@ ModelOpt = typer.Option(None, "--model", help="Model name (PAPER_AGENT_MODEL)")
 BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (OPENAI_BASE_URL)")
 TaxonomyOpt = typer.Option(None, "--taxonomy", help="Taxonomy TOML file (default: built-in)")
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Cache folder (PAPER_AGENT_CACHE_DIR)")
+DateOpt = typer.Option(None, "--date", help="arXiv: papers submitted on this day, YYYY-MM-DD (UTC)")
+SinceOpt = typer.Option(None, "--since", help="arXiv: papers submitted from this day (YYYY-MM-DD)")
+UntilOpt = typer.Option(None, "--until", help="arXiv: ... to this day, inclusive (default: today)")
+CrossOpt = typer.Option(True, "--cross-lists/--no-cross-lists", help="arXiv: keep papers cross-listed from other categories")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -78,7 +82,9 @@ def _summary(stats, elapsed_label: str = "elapsed", reused_from: Path | None = N
 
 @app.command()
 def run(
-    inputs: list[Path] = typer.Argument(..., help="Digest files or folders (every file inside)"),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Digest files or folders (every file inside), or arXiv sources: arxiv:cs.IR,cs.CL or arxiv:ID,ID"
+    ),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
     fmt: Optional[str] = typer.Option(
         None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)"
@@ -98,9 +104,17 @@ def run(
     refresh: bool = typer.Option(False, "--refresh", help="Recompute and overwrite cached results"),
     cache_dir: Optional[Path] = CacheDirOpt,
     retry_errors: Optional[Path] = typer.Option(None, "--retry-errors", help="Re-run only error/invalid papers of this JSONL output"),
+    date: Optional[str] = DateOpt,
+    since: Optional[str] = SinceOpt,
+    until: Optional[str] = UntilOpt,
+    cross_lists: bool = CrossOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Triage papers: label each by method type and write an English TL;DR."""
+    """Triage papers: label each by method type and write an English TL;DR.
+
+    An arxiv:cs.IR input fetches today's announcement (or, with --date/--since, the papers
+    submitted on those days) and triages it in the same run.
+    """
     from agent.batch import triage
 
     _setup_logging(verbose)
@@ -124,6 +138,8 @@ def run(
             stats = triage(
                 inputs, agent, output=output, fmt=fmt, input_format=input_format,
                 retry_errors=retry_errors, on_result=lambda _r: progress.advance(task),
+                fetch={"date": date, "since": since, "until": until, "cross_lists": cross_lists},
+                on_note=lambda line: err.print(f"arXiv: {escape(line)}", highlight=False, soft_wrap=True),
             )  # fmt: skip
     except KeyboardInterrupt:
         err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
@@ -134,6 +150,9 @@ def run(
         raise
     finally:
         agent.close()
+    if stats.total == 0 and stats.skipped_files == 0:
+        err.print("no papers: nothing written", highlight=False)
+        return
     _summary(stats, reused_from=retry_errors)
     if output is not None:
         err.print(f"wrote {stats.total} results to {escape(str(output))}", highlight=False)
@@ -145,6 +164,38 @@ def _kept_rows(output: Path | None) -> str:
         return " and stdout"
     partial = output.with_name(output.name + ".partial")
     return f" and {escape(str(partial))}" if partial.exists() else ""
+
+
+@app.command()
+def fetch(
+    categories: Optional[list[str]] = typer.Argument(None, help="arXiv categories (default cs.IR); cs.IR,cs.CL works too"),
+    date: Optional[str] = DateOpt,
+    since: Optional[str] = SinceOpt,
+    until: Optional[str] = UntilOpt,
+    ids: Optional[list[str]] = typer.Option(None, "--id", help="Exact papers: 2510.12815, 2510.12815v2, cs/0112017 (repeatable)"),
+    cross_lists: bool = CrossOpt,
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Paper JSONL file (default: stdout)"),
+    refresh: bool = typer.Option(False, "--refresh", help="Fetch anew instead of reading cached pages"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Fetch papers from arXiv as Paper JSONL: today's announcement, a date range, or ids."""
+    from agent.fetch import fetch as fetch_arxiv
+    from agent.fetch import write_papers
+
+    _setup_logging(verbose)
+    try:
+        result = fetch_arxiv(categories or None, date=date, since=since, until=until, ids=ids or None,
+                             cross_lists=cross_lists, refresh=refresh, cache_dir=cache_dir)  # fmt: skip
+    except KeyboardInterrupt:
+        err.print("interrupted: the pages fetched so far are cached; run again to resume")
+        raise typer.Exit(130) from None
+    err.print(escape(result.summary()), highlight=False, soft_wrap=True)
+    if not result.papers:
+        return
+    n = write_papers(result.papers, output)
+    if output is not None:
+        err.print(f"wrote {n} papers to {escape(str(output))}", highlight=False)
 
 
 # ---------------------------------------------------------------------------- cache
@@ -160,22 +211,26 @@ def cache_path(cache_dir: Optional[Path] = CacheDirOpt) -> None:
 
 @cache_app.command("stats")
 def cache_stats(cache_dir: Optional[Path] = CacheDirOpt) -> None:
-    """Show the cache's size and entry counts."""
-    from agent.cache import ResultCache
+    """Show the cache's size and entry counts (results, and arXiv pages apart)."""
+    from agent.cache import PageCache, ResultCache
     from agent.settings import Settings
 
-    cache = ResultCache(cache_dir or Settings().cache_dir)
-    typer.echo(json.dumps(cache.stats(), indent=2))
+    directory = cache_dir or Settings().cache_dir
+    stats = ResultCache(directory).stats()
+    stats["arxiv_pages"] = PageCache(directory).stats()
+    typer.echo(json.dumps(stats, indent=2))
 
 
 @cache_app.command("clear")
 def cache_clear(cache_dir: Optional[Path] = CacheDirOpt) -> None:
-    """Delete every cached result."""
-    from agent.cache import ResultCache
+    """Delete every cached result and fetched arXiv page."""
+    from agent.cache import PageCache, ResultCache
     from agent.settings import Settings
 
-    n = ResultCache(cache_dir or Settings().cache_dir).clear()
-    typer.echo(f"removed {n} entries")
+    directory = cache_dir or Settings().cache_dir
+    n = ResultCache(directory).clear()
+    pages = PageCache(directory).clear()
+    typer.echo(f"removed {n} entries" + (f" and {pages} arXiv pages" if pages else ""))
 
 
 @cache_app.command("explain")

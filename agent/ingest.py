@@ -42,7 +42,8 @@ ARXIV_ID = r"(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
 ARXIV_URL_RE = re.compile(
     rf"arxiv\.org/(?:abs|pdf|html)/(?P<id>{ARXIV_ID})(?:v\d+)?(?:\.pdf)?", re.IGNORECASE
 )
-BARE_ID_RE = re.compile(rf"^(?:arxiv:)?(?P<id>{ARXIV_ID})(?:v\d+)?$", re.IGNORECASE)
+# A bare id, ``arXiv:``-prefixed, or the OAI identifier arXiv's daily feeds use as entry ids.
+BARE_ID_RE = re.compile(rf"^(?:arxiv:|oai:arxiv\.org:)?(?P<id>{ARXIV_ID})(?:v\d+)?$", re.IGNORECASE)
 
 # Summaries that digest bots write when their own LLM call failed: not summaries.
 PLACEHOLDER_RE = re.compile(
@@ -492,16 +493,63 @@ def parse_json(text: str, path: str) -> Iterator[Paper]:
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV_NS = "{http://arxiv.org/schemas/atom}"
+OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+# The daily feeds (rss.arxiv.org) start each summary with "arXiv:2405.01234v1 Announce Type:
+# new Abstract: ...": the abstract is what follows.
+ANNOUNCE_PREFIX_RE = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s+Abstract:\s*", re.IGNORECASE)
 
 
-def parse_atom(text: str, path: str) -> Iterator[Paper]:
+@dataclass
+class AtomFeed:
+    """An Atom document as arXiv serves it: the papers plus what the feed says about itself.
+
+    ``total_results`` is the API's ``opensearch:totalResults`` (None for the daily feeds), so
+    a caller paging through a result set knows when it has all of it. ``error`` is the message
+    of the error entry the API returns for a query it cannot run (HTTP 200 with one entry
+    titled "Error"), so that is reported rather than read as a feed with no papers.
+    """
+
+    papers: list[Paper]
+    total_results: int | None = None
+    start_index: int | None = None
+    entries: int = 0
+    error: str | None = None
+
+
+def _atom_text(entry: ET.Element, tag: str) -> str:
+    el = entry.find(f"{ATOM}{tag}")
+    if el is None:
+        el = entry.find(tag)
+    return el.text or "" if el is not None else ""
+
+
+def _atom_int(root: ET.Element, tag: str) -> int | None:
+    text = root.findtext(f"{OPENSEARCH}{tag}")
+    try:
+        return int(text) if text is not None and text.strip() else None
+    except ValueError:
+        return None
+
+
+def read_atom(text: str, path: str) -> AtomFeed:
+    """Parse an arXiv Atom document: an API response, a daily feed, or either saved to a file.
+
+    Raises ``InputError`` for XML that does not parse or whose root is not an Atom ``<feed>``.
+    """
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise InputError(path, "Atom feed with a DOCTYPE/ENTITY declaration is not accepted")
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         raise InputError(path, f"malformed XML ({exc})") from None
+    if root.tag not in (f"{ATOM}feed", "feed"):
+        raise InputError(path, f"not an Atom feed (root element <{root.tag.rsplit('}', 1)[-1]}>)")
     entries = root.findall(f"{ATOM}entry") or root.findall("entry")
+    feed = AtomFeed(
+        papers=[], total_results=_atom_int(root, "totalResults"), start_index=_atom_int(root, "startIndex"),
+        entries=len(entries),
+    )  # fmt: skip
     # Line numbers of the <entry> tags, counted incrementally (ElementTree keeps none).
     lines: list[int] = []
     line, pos = 1, 0
@@ -510,21 +558,18 @@ def parse_atom(text: str, path: str) -> Iterator[Paper]:
         pos = m.start()
         lines.append(line)
     for n, entry in enumerate(entries, start=1):
-
-        def get(tag: str, e: ET.Element = entry) -> str:
-            el = e.find(f"{ATOM}{tag}")
-            if el is None:
-                el = e.find(tag)
-            return el.text or "" if el is not None else ""
-
-        pid = arxiv_id(get("id"))
+        raw_id = _atom_text(entry, "id")
+        title = normalize_ws(_atom_text(entry, "title"))
+        if "/api/errors" in raw_id and title.lower() == "error":
+            feed.error = normalize_ws(_atom_text(entry, "summary")) or "the arXiv API reported an error"
+            continue
+        pid = arxiv_id(raw_id)
         if pid is None:
             link = next((lk.get("href", "") for lk in entry.iter() if lk.tag.endswith("link")), "")
             pid = arxiv_id(link)
         if pid is None:
             log.warning("%s: skipped entry %d: no arXiv id", path, n)
             continue
-        title = normalize_ws(get("title"))
         if not title or title.lower() == "error":
             log.warning("%s: skipped entry %d (%s): no title", path, n, pid)
             continue
@@ -532,22 +577,36 @@ def parse_atom(text: str, path: str) -> Iterator[Paper]:
             normalize_ws(a.findtext(f"{ATOM}name") or a.findtext("name") or "")
             for a in entry.findall(f"{ATOM}author") + entry.findall("author")
         ]
+        if not authors:  # the daily feeds list authors in one <dc:creator>
+            authors = [a for c in entry.findall(f"{DC}creator") for a in split_authors(c.text or "")]
         categories = [c.get("term", "") for c in entry.iter() if c.tag.endswith("category")]
         primary = entry.find(f"{ARXIV_NS}primary_category")
         if primary is not None and primary.get("term") in categories:
             categories.remove(primary.get("term", ""))
             categories.insert(0, primary.get("term", ""))
-        yield Paper(
-            id=pid,
-            title=title,
-            authors=[a for a in authors if a],
-            abstract=normalize_ws(get("summary")),
-            url=abs_url(pid),
-            categories=[c for c in dict.fromkeys(categories) if c],
-            source_file=path,
-            source_line=lines[n - 1] if n <= len(lines) else n,
-            source_format="atom",
+        announce = entry.findtext(f"{ARXIV_NS}announce_type")
+        feed.papers.append(
+            Paper(
+                id=pid,
+                title=title,
+                authors=[a for a in authors if a],
+                abstract=normalize_ws(ANNOUNCE_PREFIX_RE.sub("", _atom_text(entry, "summary"))),
+                url=abs_url(pid),
+                categories=[c for c in dict.fromkeys(categories) if c],
+                announce_type=announce.strip() if announce and announce.strip() else None,
+                source_file=path,
+                source_line=lines[n - 1] if n <= len(lines) else n,
+                source_format="atom",
+            )
         )
+    return feed
+
+
+def parse_atom(text: str, path: str) -> Iterator[Paper]:
+    feed = read_atom(text, path)
+    if feed.error is not None:
+        raise InputError(path, f"arXiv API error: {feed.error}")
+    yield from feed.papers
 
 
 PARSERS: dict[str, Callable[[str, str], Iterator[Paper]]] = {

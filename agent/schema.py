@@ -34,6 +34,9 @@ class Paper(BaseModel):
     digest_summary: str | None = Field(
         default=None, description="The digest's own TL;DR (may be Chinese); never a placeholder"
     )
+    announce_type: str | None = Field(
+        default=None, description="How arXiv's daily feed announced it: new, cross, replace, replace-cross"
+    )
     source_file: str | None = Field(default=None, description="File the paper was read from")
     source_line: int | None = Field(default=None, description="1-based line where it starts")
     source_format: str | None = Field(default=None, description="Detected input format")

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     prices_file: Path | None = None
     prompt_version: str = "triage-v1"
+    # arXiv fetching (``paper-agent fetch``, ``run arxiv:cs.IR``)
+    arxiv_api_url: str = Field(default="https://export.arxiv.org/api/query", description="arXiv API query endpoint")
+    arxiv_feed_url: str = Field(default="https://rss.arxiv.org/atom", description="Daily announcement feeds (Atom)")
+    arxiv_max_age: float = Field(
+        default=3600.0, ge=0, description="Seconds before a cached fetch that may still change is fetched again"
+    )
+    contact: str | None = Field(default=None, description="Sent in the User-Agent so arXiv can reach you")
 
     def resolved_backend(self) -> Literal["offline", "openai"]:
         """``auto`` means openai when a key or base URL is configured, otherwise offline."""

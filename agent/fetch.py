@@ -1,0 +1,628 @@
+"""Fetch papers from arXiv itself: today's announcement, a range of dates, or a list of ids.
+
+Two sources, both Atom, both read by ``agent.ingest.read_atom`` (one Atom parser):
+
+- no dates, no ids: the daily announcement feed (``{feed_url}/cs.IR+cs.CL``). Its entries say
+  how each paper was announced (``new``, ``cross``, ``replace``, ``replace-cross``):
+  replacements are old papers and are skipped; cross-lists are kept unless
+  ``cross_lists=False``. A feed with no entries is a weekend or holiday, not an error.
+- dates or ids: the arXiv API (``{api_url}?search_query=...`` or ``?id_list=...``), paged with
+  ``start``/``max_results`` until ``opensearch:totalResults`` papers have arrived.
+
+Politeness, as arXiv's terms of use ask: one request at a time, at least 3 s apart (a
+``Throttle`` shared by every fetch in the process, with an injectable clock and sleep), a
+User-Agent naming paper-agent, its version and ``PAPER_AGENT_CONTACT``, a timeout per request,
+and tenacity retries on 429/5xx/timeouts that honour ``Retry-After``.
+
+Every page is cached on disk (``PageCache``, beside the result cache) once it has parsed, so
+fetching the same day or ids again sends nothing and an interrupted paging run resumes where
+it stopped. A page that can still change (today's feed, a date range that has not settled) is
+fetched again after ``arxiv_max_age`` seconds; the rest are kept until ``refresh=True``. The
+assembled result is never cached, so a fetch that stopped part-way cannot later pass for a
+complete one: it raises ``FetchError`` saying how many of how many papers arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+
+from agent.cache import PageCache
+from agent.errors import ConfigError, InputError, PaperAgentError
+from agent.ingest import AtomFeed, arxiv_id, read_atom
+from agent.schema import Paper
+from agent.settings import Settings
+
+log = logging.getLogger("agent.fetch")
+
+PAGE_SIZE = 300  # results per API request: "a few hundred", as arXiv's API manual suggests
+MIN_INTERVAL = 3.0  # seconds between requests (arXiv API terms of use)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+EMPTY_PAGE_TRIES = 3  # the API sometimes answers a page with no entries; ask again before giving up
+# A date range is "settled" (cached for good) once its last day is this many days old: a paper
+# submitted on day D appears in the API only when it is announced, up to ~3 days later (a
+# Friday submission is announced on Monday evening), more around holidays.
+SETTLE_DAYS = 7
+CATEGORY_RE = re.compile(r"^[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
+SOURCE_PREFIX = "arxiv:"
+
+
+class FetchError(PaperAgentError):
+    """arXiv could not be reached, or answered only part of a result set (exit code 4).
+
+    ``fetched`` and ``total`` say how far it got; pages that did arrive are in the cache,
+    so running the same command again resumes instead of starting over.
+    """
+
+    exit_code = 4
+
+    def __init__(self, message: str, fetched: int = 0, total: int | None = None) -> None:
+        self.fetched = fetched
+        self.total = total
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------- politeness
+
+
+class Throttle:
+    """At most one request per ``interval`` seconds, measured on an injectable clock.
+
+    ``clock`` is wall time (``time.time``) because the same clock decides what "today" is and
+    how old a cached page is; a wait is capped at ``interval`` so a clock that steps back
+    cannot stall a fetch.
+    """
+
+    def __init__(
+        self,
+        interval: float = MIN_INTERVAL,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.sleep = sleep
+        self.last: float | None = None
+
+    def wait(self) -> None:
+        if self.last is not None:
+            gap = self.last + self.interval - self.clock()
+            if gap > 0:
+                self.sleep(min(gap, self.interval))
+        self.last = self.clock()
+
+
+# One per process: two fetches in one run (``run arxiv:cs.IR arxiv:cs.CL``) share the spacing.
+DEFAULT_THROTTLE = Throttle()
+_THROTTLES: dict[tuple[Callable[[], float], Callable[[float], None]], Throttle] = {}
+
+
+def _throttle(clock: Callable[[], float] | None, sleep: Callable[[float], None] | None) -> Throttle:
+    """The process-wide throttle, or one per injected clock, so the spacing spans fetches too."""
+    if clock is None and sleep is None:
+        return DEFAULT_THROTTLE
+    key = (clock or time.time, sleep or time.sleep)
+    if key not in _THROTTLES:
+        while len(_THROTTLES) >= 16:  # injected clocks come from tests and tools: keep a few
+            _THROTTLES.pop(next(iter(_THROTTLES)))
+        _THROTTLES[key] = Throttle(MIN_INTERVAL, *key)
+    return _THROTTLES[key]
+
+
+def user_agent(contact: str | None) -> str:
+    """``paper-agent/0.1.0 (+mailto:you@example.org)``: who is asking, and how to reach them."""
+    from agent import __version__
+
+    contact = (contact or "").strip()
+    if not contact:
+        return f"paper-agent/{__version__}"
+    if "@" in contact and ":" not in contact:
+        contact = f"mailto:{contact}"
+    return f"paper-agent/{__version__} (+{contact})"
+
+
+class _Retryable(Exception):
+    """A 429/5xx answer, kept with its response so the wait can honour ``Retry-After``."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        super().__init__(f"HTTP {response.status_code}")
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    if not isinstance(exc, _Retryable):
+        return None
+    value = exc.response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        import email.utils
+
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return False
+    return isinstance(exc, (_Retryable, httpx.TimeoutException, httpx.TransportError))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, _Retryable):
+        return str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+
+
+# ---------------------------------------------------------------------------- the client
+
+
+@dataclass
+class _Client:
+    """Sends GETs to arXiv politely and keeps every page that parsed in the page cache."""
+
+    settings: Settings
+    cache: PageCache | None
+    refresh: bool
+    throttle: Throttle
+    requests: int = 0
+    cached_pages: int = 0
+    _http: httpx.Client | None = None
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def _send(self, url: str, params: dict[str, str]) -> str:
+        if self._http is None:
+            self._http = httpx.Client(
+                headers={"User-Agent": user_agent(self.settings.contact)},
+                timeout=self.settings.timeout,
+                follow_redirects=True,
+            )
+        self.throttle.wait()
+        self.requests += 1
+        response = self._http.get(url, params=params)
+        if response.status_code in RETRY_STATUSES:
+            raise _Retryable(response)
+        if response.status_code >= 400:
+            detail = _error_summary(response.text)
+            raise InputError(str(response.request.url), f"arXiv answered HTTP {response.status_code}{detail}")
+        return response.text
+
+    def _wait(self, state: Any) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = _retry_after(exc)
+        if hinted is not None:
+            return min(hinted, self.settings.retry_max_wait)
+        return wait_exponential_jitter(multiplier=MIN_INTERVAL, max=self.settings.retry_max_wait, jitter=1)(state)
+
+    def get(self, url: str, params: dict[str, str], *, settled: bool, fresh: bool = False) -> tuple[str, bool]:
+        """The body of ``url?params`` and whether it came from the cache (never when ``fresh``)."""
+        key = str(httpx.URL(url, params=params))
+        if self.cache is not None and not (self.refresh or fresh):
+            text = self.cache.get(key, max_age=None if settled else self.settings.arxiv_max_age, now=self.throttle.clock())
+            if text is not None:
+                self.cached_pages += 1
+                log.info("from the cache: %s", key)
+                return text, True
+        log.info("GET %s", key)
+        retrying = Retrying(
+            retry=retry_if_exception(_transient),
+            wait=self._wait,
+            stop=stop_after_attempt(self.settings.retry_attempts) | stop_after_delay(self.settings.retry_total),
+            sleep=self.throttle.sleep,
+            before_sleep=lambda s: log.info(
+                "arXiv: %s, retrying (attempt %d)", _describe(s.outcome.exception()), s.attempt_number
+            ),
+            reraise=True,
+        )
+        try:
+            return retrying(self._send, url, params), False
+        except (_Retryable, httpx.HTTPError) as exc:
+            tries = retrying.statistics.get("attempt_number", 1)
+            raise FetchError(f"arXiv did not answer ({_describe(exc)}) after {tries} tr{'y' if tries == 1 else 'ies'}") from None
+
+    def store(self, url: str, params: dict[str, str], text: str) -> None:
+        """Keep a page that parsed and holds what it should (never an empty or broken one)."""
+        if self.cache is not None:
+            self.cache.set(str(httpx.URL(url, params=params)), text, now=self.throttle.clock())
+
+
+def _error_summary(text: str) -> str:
+    try:
+        feed = read_atom(text, "<response>")
+    except InputError:
+        return ""
+    return f": {feed.error}" if feed.error else ""
+
+
+def _parse(text: str, where: str) -> AtomFeed:
+    if not text.strip():
+        raise InputError(where, "arXiv sent an empty response, expected an Atom feed")
+    feed = read_atom(text, where)
+    if feed.error is not None:
+        raise InputError(where, f"arXiv API error: {feed.error}")
+    return feed
+
+
+# ---------------------------------------------------------------------------- what to fetch
+
+
+def _date(value: str | dt.date | None, option: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{option} {value!r}: not a date (expected YYYY-MM-DD)") from None
+
+
+def _normalise_category(cat: str) -> str:
+    """``cs.ir`` -> ``cs.IR``: arXiv's names are case-sensitive and a wrong case finds nothing.
+
+    Subject classes are upper case except in cond-mat and physics (``cond-mat.mes-hall``).
+    """
+    archive, dot, subject = cat.partition(".")
+    archive = archive.lower()
+    if dot and archive not in ("cond-mat", "physics"):
+        subject = subject.upper()
+    return f"{archive}{dot}{subject}"
+
+
+def _categories(categories: str | Iterable[str] | None) -> list[str]:
+    if categories is None:
+        return ["cs.IR"]
+    if isinstance(categories, str):
+        categories = [categories]
+    out: list[str] = []
+    for raw in categories:
+        for cat in str(raw).split(","):
+            cat = _normalise_category(cat.strip())
+            if not cat:
+                continue
+            if not CATEGORY_RE.match(cat):
+                raise ConfigError(f"{cat!r} is not an arXiv category (e.g. cs.IR, cs.CL, stat.ML)")
+            if cat not in out:
+                out.append(cat)
+    return out or ["cs.IR"]
+
+
+def _ids(ids: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for raw in ids:
+        for part in str(raw).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            pid = arxiv_id(part)
+            if pid is None:
+                raise ConfigError(f"{part!r} is not an arXiv id (e.g. 2510.12815, 2510.12815v2, cs/0112017)")
+            if pid not in out:
+                out.append(pid)
+    return out
+
+
+@dataclass
+class FetchResult:
+    """The papers of one fetch and what it took to get them."""
+
+    papers: list[Paper]
+    note: str = ""  # one line for the user: what was fetched, from where
+    requests: int = 0  # HTTP requests sent to arXiv (0 when everything came from the cache)
+    cached_pages: int = 0  # pages served from the page cache
+
+    def summary(self) -> str:
+        """The note plus what it cost: ``cs.IR: 42 papers ... [1 request to arXiv, 0 cached pages]``."""
+        sent = f"{self.requests} request{'' if self.requests == 1 else 's'} to arXiv"
+        return f"{self.note} [{sent}, {self.cached_pages} page{'' if self.cached_pages == 1 else 's'} from the cache]"
+
+
+def fetch(
+    categories: str | Iterable[str] | None = None,
+    *,
+    date: str | dt.date | None = None,
+    since: str | dt.date | None = None,
+    until: str | dt.date | None = None,
+    ids: Iterable[str] | None = None,
+    cross_lists: bool = True,
+    refresh: bool = False,
+    cache: bool = True,
+    cache_dir: str | Path | None = None,
+    settings: Settings | None = None,
+    page_size: int = PAGE_SIZE,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> FetchResult:
+    """Fetch papers from arXiv; see ``fetch_papers``. Also says what it did (``FetchResult``)."""
+    settings = settings or Settings()
+    for name, url in (("PAPER_AGENT_ARXIV_API_URL", settings.arxiv_api_url), ("PAPER_AGENT_ARXIV_FEED_URL", settings.arxiv_feed_url)):
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"{name}={url!r}: expected an http(s) URL")
+    cats = _categories(categories)
+    id_list = _ids(ids) if ids is not None else []
+    day, start, end = _date(date, "--date"), _date(since, "--since"), _date(until, "--until")
+    if ids is not None and not id_list:
+        raise ConfigError("--id: no ids given")
+    if id_list and (day or start or end):
+        raise ConfigError("--id fetches exact papers: leave out --date/--since/--until")
+    if day and (start or end):
+        raise ConfigError("use --date D or --since D1 [--until D2], not both")
+    if end and not start:
+        raise ConfigError("--until needs --since")
+    if not 1 <= page_size <= 2000:
+        raise ConfigError(f"page size {page_size}: arXiv serves 1 to 2000 results per request")
+    throttle = _throttle(clock, sleep)
+    today = dt.datetime.fromtimestamp(throttle.clock(), dt.timezone.utc).date()
+    if day:
+        start = end = day
+    elif start and not end:
+        end = today
+    if start and end and start > end:
+        raise ConfigError(f"--since {start} is after --until {end}")
+    page_cache = PageCache(Path(cache_dir or settings.cache_dir)) if cache else None
+    client = _Client(settings, page_cache, refresh, throttle)
+    try:
+        if id_list:
+            result = _fetch_ids(client, id_list, page_size)
+        elif start and end:
+            settled = (today - end).days >= SETTLE_DAYS
+            result = _fetch_range(client, cats, start, end, cross_lists, page_size, settled)
+        else:
+            result = _fetch_feed(client, cats, cross_lists)
+    finally:
+        client.close()
+    result.requests, result.cached_pages = client.requests, client.cached_pages
+    return result
+
+
+def fetch_papers(
+    categories: str | Iterable[str] | None = None,
+    *,
+    date: str | dt.date | None = None,
+    since: str | dt.date | None = None,
+    until: str | dt.date | None = None,
+    ids: Iterable[str] | None = None,
+    cross_lists: bool = True,
+    refresh: bool = False,
+    **options: Any,
+) -> list[Paper]:
+    """Papers from arXiv as ``Paper`` records, de-duplicated by id, in arXiv's order.
+
+    - ``fetch_papers("cs.IR")``: the latest daily announcement (new submissions and, unless
+      ``cross_lists=False``, cross-lists; replacements skipped). ``[]`` on a weekend or holiday.
+    - ``date="2025-10-14"`` or ``since=..., until=...`` (default: today, UTC): papers
+      submitted in those days, from the API, paged.
+    - ``ids=["2510.12815v2", "cs/0112017"]``: exactly those papers (versions stripped).
+
+    ``categories`` is a name, a comma-separated string or a list (default ``cs.IR``). Options:
+    ``refresh``, ``cache``, ``cache_dir``, ``settings``, ``page_size``, and ``clock``/``sleep``
+    (wall-clock seconds and a sleep function, for tests). Raises ``ConfigError`` for bad
+    arguments, ``InputError`` for a malformed or empty answer, ``FetchError`` when arXiv
+    cannot be reached or a result set arrives only in part.
+    """
+    return fetch(
+        categories, date=date, since=since, until=until, ids=ids, cross_lists=cross_lists, refresh=refresh, **options
+    ).papers
+
+
+def _fetch_feed(client: _Client, cats: list[str], cross_lists: bool) -> FetchResult:
+    url = f"{client.settings.arxiv_feed_url.rstrip('/')}/{'+'.join(cats)}"
+    try:
+        text, cached = client.get(url, {}, settled=False)
+    except FetchError as exc:
+        raise FetchError(f"{url}: {exc}") from None
+    feed = _parse(text, url)
+    label = "+".join(cats)
+    if not cached:
+        client.store(url, {}, text)
+    if not feed.entries:
+        return FetchResult([], f"{label}: no announcement today (arXiv announces nothing on weekends and holidays)")
+    kinds: dict[str, int] = {}
+    papers: list[Paper] = []
+    seen: set[str] = set()
+    for paper in feed.papers:
+        kind = paper.announce_type or "new"
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind.startswith("replace") or (kind == "cross" and not cross_lists) or paper.id in seen:
+            continue
+        seen.add(paper.id)
+        papers.append(paper.model_copy(update={"source_file": url}))
+    parts = [f"{kinds.get('new', 0)} new", f"{kinds.get('cross', 0)} cross-lists" + ("" if cross_lists else " skipped")]
+    replaced = kinds.get("replace", 0) + kinds.get("replace-cross", 0)
+    if replaced:
+        parts.append(f"{replaced} replacements skipped")
+    return FetchResult(papers, f"{label}: {len(papers)} papers from today's announcement ({', '.join(parts)})")
+
+
+def _fetch_pages(
+    client: _Client, params: dict[str, str], page_size: int, settled: bool, what: str
+) -> list[Paper]:
+    """Every page of one API query, in order; raises ``FetchError`` rather than return part of it."""
+    url = client.settings.arxiv_api_url
+    papers: list[Paper] = []
+    seen: set[str] = set()
+    start, total = 0, None
+    while total is None or start < total:
+        page_params = {**params, "start": str(start), "max_results": str(page_size)}
+        for attempt in range(1, EMPTY_PAGE_TRIES + 1):
+            try:
+                text, cached = client.get(url, page_params, settled=settled, fresh=attempt > 1)
+            except FetchError as exc:
+                if total is None:
+                    raise FetchError(f"{what}: {exc}") from None
+                raise FetchError(
+                    f"{what}: incomplete, got {len(papers)} of {total} papers ({exc} for the page at {start}); "
+                    "run again to resume, the pages that arrived are cached",
+                    fetched=len(papers), total=total,
+                ) from None  # fmt: skip
+            try:
+                feed = _parse(text, url)
+            except InputError as exc:
+                if papers:
+                    raise InputError(exc.path, f"{exc.problem} (after {len(papers)} of {total} papers)") from None
+                raise
+            total = feed.total_results if feed.total_results is not None else (start + feed.entries)
+            # arXiv sometimes answers a page inside the result set with no entries: ask again,
+            # never cache it, and never take it for the end of the results.
+            if feed.entries or start >= total:
+                break
+            log.warning("%s: page at %d came back empty (%d of %d papers so far); asking again", what, start, len(papers), total)
+        else:
+            raise FetchError(
+                f"{what}: incomplete, got {len(papers)} of {total} papers (arXiv kept answering the page at "
+                f"{start} with no entries); run again to resume, the pages that arrived are cached",
+                fetched=len(papers), total=total,
+            )  # fmt: skip
+        if not cached:
+            client.store(url, page_params, text)
+        for paper in feed.papers:
+            if paper.id not in seen:
+                seen.add(paper.id)
+                papers.append(paper.model_copy(update={"source_file": url}))
+        if total > page_size:
+            log.info("%s: %d of %d papers", what, min(start + page_size, total), total)
+        start += page_size
+    return papers
+
+
+def _fetch_range(
+    client: _Client, cats: list[str], start: dt.date, end: dt.date, cross_lists: bool, page_size: int, settled: bool
+) -> FetchResult:
+    cat_query = " OR ".join(f"cat:{c}" for c in cats)
+    if len(cats) > 1:
+        cat_query = f"({cat_query})"
+    query = f"{cat_query} AND submittedDate:[{start:%Y%m%d}0000 TO {end:%Y%m%d}2359]"
+    params = {"search_query": query, "sortBy": "submittedDate", "sortOrder": "ascending"}
+    span = str(start) if start == end else f"{start} to {end}"
+    what = f"{'+'.join(cats)} {span}"
+    papers = _fetch_pages(client, params, page_size, settled, what)
+    found = len(papers)
+    if not cross_lists:
+        papers = [p for p in papers if p.categories[:1] and p.categories[0] in cats]
+    if not found:
+        return FetchResult([], f"{what}: no papers submitted (UTC)")
+    skipped = f", {found - len(papers)} cross-lists skipped" if not cross_lists else ""
+    return FetchResult(papers, f"{what}: {len(papers)} papers submitted (UTC){skipped}")
+
+
+def _fetch_ids(client: _Client, ids: list[str], page_size: int) -> FetchResult:
+    by_id: dict[str, Paper] = {}
+    for i in range(0, len(ids), page_size):
+        chunk = ids[i : i + page_size]
+        for paper in _fetch_pages(client, {"id_list": ",".join(chunk)}, page_size, True, f"ids {chunk[0]}..."):
+            by_id.setdefault(paper.id, paper)
+    missing = [pid for pid in ids if pid not in by_id]
+    if missing:
+        log.info("not found on arXiv: %s", ", ".join(missing))
+    papers = [by_id[pid] for pid in ids if pid in by_id]
+    note = f"{len(papers)} of {len(ids)} papers by id" + (f" (not found: {', '.join(missing)})" if missing else "")
+    return FetchResult(papers, note)
+
+
+# ---------------------------------------------------------------------------- arxiv: inputs
+
+
+def parse_source(text: str | Path) -> tuple[list[str], list[str]] | None:
+    """``arxiv:cs.IR,cs.CL`` -> (categories, []); ``arxiv:2510.12815,cs/0112017`` -> ([], ids); else None.
+
+    A path that exists is a file, whatever its name.
+    """
+    raw = str(text)
+    if not raw.lower().startswith(SOURCE_PREFIX) or Path(raw).exists():
+        return None
+    parts = [p.strip() for p in raw[len(SOURCE_PREFIX) :].split(",") if p.strip()]
+    if not parts:
+        raise ConfigError(f"{raw!r}: name categories or ids after 'arxiv:' (e.g. arxiv:cs.IR,cs.CL)")
+    if all(arxiv_id(p) for p in parts) and not all(CATEGORY_RE.match(p) for p in parts):
+        return [], _ids(parts)
+    return _categories(parts), []
+
+
+def iter_inputs(
+    inputs: Iterable[str | Path],
+    input_format: str | None = None,
+    *,
+    on_note: Callable[[str], None] | None = None,
+    on_skip: Callable[[Any], None] | None = None,
+    **fetch_options: Any,
+) -> Iterator[Paper]:
+    """Papers from files, folders and ``arxiv:`` sources, in input order, de-duplicated by id.
+
+    Without an ``arxiv:`` input this is ``iter_papers``. With one, every file is checked and
+    every source fetched before the first paper is yielded, so a typo or an unreachable arXiv
+    fails the run before any output is written. ``fetch_options`` (``date``, ``since``,
+    ``until``, ``cross_lists``, ``refresh``, ...) go to ``fetch`` for every ``arxiv:`` input.
+    """
+    from agent.ingest import check_file, expand_paths, iter_papers
+
+    inputs = list(inputs)
+    sources = [parse_source(i) for i in inputs]
+    if not any(sources):
+        dated = [k for k in ("date", "since", "until") if fetch_options.get(k)]
+        if dated:
+            raise ConfigError(f"--{dated[0]} applies to arxiv: inputs (e.g. arxiv:cs.IR), and none was given")
+        yield from iter_papers(inputs, input_format, on_skip=on_skip)
+        return
+    files = [Path(i) for i, s in zip(inputs, sources) if s is None]
+    for f in expand_paths(files) if files else []:
+        if f.named:  # a bad file found inside a folder is a warning later, not an error now
+            check_file(f.path)
+    fetched: dict[int, list[Paper]] = {}
+    for n, source in enumerate(sources):
+        if source is not None:
+            cats, ids = source
+            options = dict(fetch_options)
+            if ids:
+                for k in ("date", "since", "until"):
+                    options.pop(k, None)
+            result = fetch(cats or None, ids=ids or None, **options)
+            if on_note is not None:
+                on_note(result.summary())
+            fetched[n] = result.papers
+    seen: set[str] = set()
+    for n, item in enumerate(inputs):
+        papers = fetched[n] if n in fetched else iter_papers([item], input_format, dedupe=False, on_skip=on_skip)
+        for paper in papers:
+            if paper.id in seen:
+                continue
+            seen.add(paper.id)
+            yield paper
+
+
+def write_papers(papers: Iterable[Paper], output: str | Path | None) -> int:
+    """Write ``Paper`` JSONL to ``output`` (stdout if None) via ``FILE.partial``; return the count."""
+    from agent.outputs import _Target
+
+    target = _Target(Path(output) if output not in (None, "-") else None)
+    n = 0
+    try:
+        for paper in papers:
+            target.write(paper.model_dump_json(exclude_none=True) + "\n")
+            n += 1
+    except BaseException:
+        target.abort()
+        raise
+    target.close()
+    return n
