@@ -130,7 +130,8 @@ def test_only_the_paper_agent_commands_of_a_shell_block_are_run():
 
 def test_the_readme_has_runnable_blocks_and_few_skipped_ones():
     assert {b.lang for b in BLOCKS if not b.skip} == {"python", "bash"}
-    assert sum(b.skip for b in BLOCKS) <= 3
+    # Blocks that need an LLM endpoint or arXiv; everything else runs.
+    assert sum(b.skip for b in BLOCKS) <= 4
 
 
 # --------------------------------------------------------------------------- the README itself
