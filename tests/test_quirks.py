@@ -97,3 +97,14 @@ def test_confidence_maps_only_percent_strings(value, expected) -> None:
 def test_label_keys_of_the_default_taxonomy_are_distinct() -> None:
     # Otherwise the mapping could not be unambiguous.
     assert len({label_key(n) for n in LABELS}) == len(LABELS)
+
+
+def test_json_object_mode_sends_plain_json_mode_with_the_schema_in_the_system_prompt(api, tmp_path) -> None:
+    from llm_fakes import EchoModel, body_of, system_of
+
+    route = api.post("/chat/completions").mock(side_effect=EchoModel(primary="debiasing"))
+    r = make_agent(tmp_path, cache=False, mode="json_object").analyze(PAPER)
+    body = body_of(route.calls.last.request)
+    assert body["response_format"] == {"type": "json_object"} and "tools" not in body
+    assert '"primary"' in system_of(route.calls.last.request)
+    assert (r.status, r.primary) == ("ok", "debiasing")
