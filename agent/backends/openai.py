@@ -402,7 +402,7 @@ class OpenAIBackend:
                 # The note on the last reply names what came back; a call that got no reply
                 # at all (the SDK could not read the body) has none.
                 note = replies.last if replies.replies == len(attempts) else None
-                if note is not None and note.text.startswith("the model refused"):
+                if note is not None and note.refusal:
                     raise InvalidOutput(redact(note.text, self._secret), self._usage(attempts, spent)) from None
                 if cause is not exc and not isinstance(cause, (ValidationError, json.JSONDecodeError, ValueError)):
                     raise CallFailed(self._message(cause), self._usage(attempts, spent)) from None

@@ -165,6 +165,7 @@ class ReplyNote:
 
     text: str
     fatal: bool = False
+    refusal: bool = False  # the model declined: re-asking the same prompt will not help
 
 
 @dataclass
@@ -254,7 +255,7 @@ def repair_completion(response: Any, log: ReplyLog | None) -> ReplyNote | None:
         return ReplyNote("the endpoint answered a choice without a message", fatal=True)
     refusal = getattr(message, "refusal", None)
     if refusal:
-        return ReplyNote(f"the model refused: {snippet(str(refusal), 160)}")
+        return ReplyNote(f"the model refused: {snippet(str(refusal), 160)}", refusal=True)
     tool_name = log.tool_name if log else None
     content = message.content if isinstance(message.content, str) else None
     note: ReplyNote | None = None
