@@ -10,6 +10,7 @@ The public surface; everything else is internal::
 
 from agent.backends.base import Analysis, Backend
 from agent.batch import triage
+from agent.check import CheckReport, check_endpoint
 from agent.errors import ConfigError, DatasetError, InputError, OutputError, PaperAgentError, TaxonomyError
 from agent.ingest import detect_format, iter_papers, load_papers, parse_text
 from agent.fetch import FetchError, FetchResult, fetch_papers
@@ -36,6 +37,7 @@ __all__ = [
     "Agent",
     "Analysis",
     "Backend",
+    "CheckReport",
     "Comparison",
     "ConfigError",
     "EvalReport",
@@ -52,6 +54,7 @@ __all__ = [
     "Taxonomy",
     "TaxonomyError",
     "Usage",
+    "check_endpoint",
     "compare",
     "detect_format",
     "evaluate",

@@ -94,7 +94,7 @@ def run(
     input_format: Optional[str] = typer.Option(None, "--input-format", help="digest-md | table-md | jsonl | json | atom"),
     model: Optional[str] = ModelOpt,
     base_url: Optional[str] = BaseUrlOpt,
-    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json (structured-output mode)"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json | json_object (structured-output mode)"),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", "-j", help="Calls in flight (default 8)"),
     max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Validation re-asks (default 2)"),
     temperature: Optional[float] = typer.Option(None, "--temperature"),
@@ -196,6 +196,25 @@ def fetch(
     n = write_papers(result.papers, output)
     if output is not None:
         err.print(f"wrote {n} papers to {escape(str(output))}", highlight=False)
+
+
+# ---------------------------------------------------------------------------- check
+
+
+@app.command()
+def check(
+    base_url: Optional[str] = BaseUrlOpt,
+    model: Optional[str] = ModelOpt,
+    mode: Optional[str] = typer.Option(None, "--mode", help="Check only this mode: tools | json | json_object"),
+    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table TOML (overrides built-in)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+) -> None:
+    """Diagnose an endpoint before a big run: reachable, key, model, which --mode works, cost, --concurrency."""
+    from agent.check import check_endpoint, report_json
+
+    report = check_endpoint(base_url=base_url, model=model, mode=mode, prices_file=prices)
+    typer.echo(report_json(report) if as_json else "\n".join(report.lines()))
+    raise typer.Exit(report.exit_code)
 
 
 # ---------------------------------------------------------------------------- cache

@@ -14,7 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BackendName = Literal["auto", "offline", "openai"]
-Mode = Literal["tools", "json"]
+Mode = Literal["tools", "json", "json_object"]
 
 
 def default_cache_dir() -> Path:

@@ -18,6 +18,12 @@ depend on arrival order. Kinds: ``rate_limit`` (429 + ``Retry-After``), ``server
 ``malformed`` (truncated JSON in the arguments/content), ``invalid`` (valid JSON, ``primary``
 "bogus").
 
+Servers differ in what they accept: ``reject_modes`` answers 400 to ``tools`` (as llama.cpp
+without ``--jinja`` does), ``json_schema`` or ``json_object`` requests, with the message such a
+server sends; ``ratelimit_requests`` / ``ratelimit_tokens`` add OpenAI's ``x-ratelimit-*``
+headers to every chat reply; ``models`` is what ``GET /v1/models`` lists. ``paper-agent check``
+is tested against these.
+
 Counters (keyed by paper title): ``requests`` (every POST to chat/completions) and
 ``successes`` (200 replies with valid output, recorded once the bytes are handed to the
 socket). ``GET /stats`` returns the totals as JSON, for a server in another process.
@@ -48,6 +54,12 @@ FAULT_KINDS = ("rate_limit", "server_error", "hang", "malformed", "invalid")
 TITLE_RE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
 ABSTRACT_RE = re.compile(r"<abstract>(.*?)</abstract>", re.DOTALL)
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
+REQUEST_MODES = ("tools", "json_schema", "json_object")
+REJECTIONS = {  # what real servers answer when they lack the feature
+    "tools": "tools param requires --jinja flag",
+    "json_schema": "response_format type 'json_schema' is not supported by this server",
+    "json_object": "response_format type 'json_object' is not supported by this server",
+}
 TLDR = "The paper proposes a method for its stated problem and reports gains over strong baselines on standard benchmarks."
 
 
@@ -149,6 +161,14 @@ def build_completion(request: dict[str, Any], fault: str | None = None, ident: i
     }
 
 
+def request_mode(request: dict[str, Any]) -> str:
+    """``tools``, ``json_schema`` or ``json_object``: the structured-output feature a request uses."""
+    fmt = request.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+        return str(fmt["type"])
+    return "tools" if request.get("tools") else "json_object"
+
+
 def _error(message: str, kind: str, code: str | None = None) -> bytes:
     return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
 
@@ -175,6 +195,10 @@ class FakeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         on_request: Callable[[dict[str, Any]], None] | None = None,
+        reject_modes: tuple[str, ...] | list[str] = (),
+        ratelimit_requests: int | None = None,
+        ratelimit_tokens: int | None = None,
+        models: tuple[str, ...] | list[str] = ("fake",),
     ) -> None:
         rates = [rate_429, rate_500, rate_hang, rate_malformed, rate_invalid]
         if any(r < 0 for r in rates) or sum(rates) > 1:
@@ -184,6 +208,12 @@ class FakeServer:
         self.retry_after, self.hang_seconds = retry_after, hang_seconds
         self.host, self.port = host, port
         self.on_request = on_request  # called with each parsed chat request (in the server thread)
+        unknown = set(reject_modes) - set(REQUEST_MODES)
+        if unknown:
+            raise ValueError(f"reject_modes: unknown mode(s) {sorted(unknown)}; use {REQUEST_MODES}")
+        self.reject_modes = tuple(reject_modes)
+        self.ratelimit_requests, self.ratelimit_tokens = ratelimit_requests, ratelimit_tokens
+        self.models = tuple(models)
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._successes: Counter[str] = Counter()
@@ -396,7 +426,8 @@ class FakeServer:
             self.reset()
             return 200, {}, b"{}", None
         if method == "GET" and path.rstrip("/").endswith("/models"):
-            return 200, {}, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode(), None
+            data = [{"id": name, "object": "model"} for name in self.models]
+            return 200, {}, json.dumps({"object": "list", "data": data}).encode(), None
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
             return 404, {}, _error(f"no route for {method} {path}", "invalid_request_error"), None
         try:
@@ -406,6 +437,8 @@ class FakeServer:
             return 400, {}, _error("request body is not a JSON chat request", "invalid_request_error"), None
         if self.on_request is not None:
             self.on_request(request)
+        if request_mode(request) in self.reject_modes:
+            return 400, {}, _error(REJECTIONS[request_mode(request)], "invalid_request_error"), None
         with self._lock:
             self._requests[title] += 1
             n = self._requests[title]
@@ -445,10 +478,23 @@ class FakeServer:
                 return None  # held by pause(): never answered
             payload = json.dumps(build_completion(request, fault, ident)).encode()
             on_sent = None if fault else (lambda: self._record_success(title))
-            return 200, {}, payload, on_sent
+            return 200, self._ratelimit_headers(), payload, on_sent
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _ratelimit_headers(self) -> dict[str, str]:
+        """OpenAI's per-minute limits, with ``remaining`` counting this server's requests."""
+        headers: dict[str, str] = {}
+        used = self.total_requests
+        if self.ratelimit_requests is not None:
+            headers["x-ratelimit-limit-requests"] = str(self.ratelimit_requests)
+            headers["x-ratelimit-remaining-requests"] = str(max(0, self.ratelimit_requests - used))
+            headers["x-ratelimit-reset-requests"] = "60s"
+        if self.ratelimit_tokens is not None:
+            headers["x-ratelimit-limit-tokens"] = str(self.ratelimit_tokens)
+            headers["x-ratelimit-remaining-tokens"] = str(self.ratelimit_tokens)
+        return headers
 
     def _record_success(self, title: str) -> None:
         with self._lock:
@@ -472,11 +518,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rate-invalid", type=float, default=0.0)
     p.add_argument("--retry-after", type=float, default=0.05)
     p.add_argument("--hang-seconds", type=float, default=2.0)
+    p.add_argument("--reject-mode", action="append", default=[], choices=REQUEST_MODES,
+                   help="answer 400 to requests using this structured-output mode (repeatable)")
+    p.add_argument("--ratelimit-requests", type=int, default=None, help="send x-ratelimit-*-requests headers")
+    p.add_argument("--ratelimit-tokens", type=int, default=None, help="send x-ratelimit-*-tokens headers")
+    p.add_argument("--model", action="append", default=[], help="a name GET /v1/models lists (default: fake)")
     a = p.parse_args(argv)
     server = FakeServer(
         latency=a.latency, spread=a.spread, seed=a.seed, rate_429=a.rate_429, rate_500=a.rate_500,
         rate_hang=a.rate_hang, rate_malformed=a.rate_malformed, rate_invalid=a.rate_invalid,
         retry_after=a.retry_after, hang_seconds=a.hang_seconds, host=a.host, port=a.port,
+        reject_modes=a.reject_mode, ratelimit_requests=a.ratelimit_requests, ratelimit_tokens=a.ratelimit_tokens,
+        models=a.model or ("fake",),
     )  # fmt: skip
     server.serve_forever(lambda line: print(line, flush=True))
     print(json.dumps(server.stats()), file=sys.stderr, flush=True)

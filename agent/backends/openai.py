@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field, create_model, field_validator, model_vali
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from agent.backends.base import Analysis, CallFailed, InvalidOutput
+from agent.backends.quirks import ReplyLog, ReplyNormaliser, ReplyNote, describe_status_error, repair_completion, snippet
 from agent.errors import ConfigError
 from agent.pricing import load_prices, price_for
 from agent.prompts import PromptTemplate, load_prompt
@@ -56,6 +57,12 @@ _attempts: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar("
 _abstract: contextvars.ContextVar[str | None] = contextvars.ContextVar("abstract", default=None)
 # Time spent inside HTTP calls for the current paper (not waiting for a slot or a backoff).
 _call_seconds: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("call_seconds", default=None)
+# What each reply of the current paper looked like (agent.backends.quirks), for its reason.
+_replies: contextvars.ContextVar[ReplyLog | None] = contextvars.ContextVar("replies", default=None)
+
+# --mode -> instructor mode: tool calling, response_format json_schema, response_format json_object
+# (the schema then travels in the system message only; for servers without json_schema support).
+INSTRUCTOR_MODES = {"tools": "TOOLS", "json": "JSON_SCHEMA", "json_object": "JSON"}
 
 
 def _norm(text: str) -> str:
@@ -65,8 +72,16 @@ def _norm(text: str) -> str:
 def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
     """The reply schema: label fields are a ``Literal`` of exactly the taxonomy's labels."""
     Labels = Literal[tuple(taxonomy.names)]  # type: ignore[valid-type]
+    normaliser = ReplyNormaliser(taxonomy.names)
 
     class Validators(BaseModel):
+        @model_validator(mode="before")
+        @classmethod
+        def _normalise(cls, data: Any) -> Any:
+            # Unambiguous variants real servers send ("RAG", "85%", a string secondary),
+            # mapped before validation; see agent/backends/quirks.py.
+            return normaliser.fields(data)
+
         @field_validator("tldr", check_fields=False)
         @classmethod
         def _tldr(cls, v: str) -> str:
@@ -301,7 +316,7 @@ class OpenAIBackend:
             # Done here, not in __init__, so a fully cached run never imports instructor.
             self._wrapped_model = instructor.openai_schema(self.response_model)
             n = max(1, math.ceil(self.settings.concurrency / PER_CLIENT))
-            mode = instructor.Mode.TOOLS if self.settings.mode == "tools" else instructor.Mode.JSON_SCHEMA
+            mode = getattr(instructor.Mode, INSTRUCTOR_MODES[self.settings.mode])
             # One SSL context for all clients: each builds its own otherwise (~45 ms apiece).
             ssl_context = ssl.create_default_context(cafile=certifi.where())
             for _ in range(n):
@@ -320,6 +335,7 @@ class OpenAIBackend:
                 client = instructor.from_openai(raw, mode=mode)
                 client.on("completion:kwargs", _on_request)
                 client.on("completion:response", _on_response)
+                client.on("completion:error", _on_error)
                 self._clients.append(client)
         client = self._clients[self._next % len(self._clients)]
         self._next += 1
@@ -376,7 +392,9 @@ class OpenAIBackend:
 
         attempts: list[Usage] = []
         spent: list[float] = []
+        replies = ReplyLog()
         tokens = (_attempts.set(attempts), _abstract.set(paper.abstract), _call_seconds.set(spent))
+        replies_token = _replies.set(replies)
         try:
             retrying = AsyncRetrying(
                 retry=retry_if_exception(is_transient),
@@ -388,17 +406,27 @@ class OpenAIBackend:
             )
             try:
                 reply = await retrying(self._call, paper)
+            except _StopCall as stop:
+                raise CallFailed(redact(stop.note.text, self._secret), self._usage(attempts, spent)) from None
             except InstructorRetryException as exc:
                 cause = _api_error(exc)
+                # The note on the last reply names what came back; a call that got no reply
+                # at all (the SDK could not read the body) has none.
+                note = replies.last if replies.replies == len(attempts) else None
+                if note is not None and note.refusal:
+                    raise InvalidOutput(redact(note.text, self._secret), self._usage(attempts, spent)) from None
                 if cause is not exc and not isinstance(cause, (ValidationError, json.JSONDecodeError, ValueError)):
                     raise CallFailed(self._message(cause), self._usage(attempts, spent)) from None
+                what = redact(note.text, self._secret) if note is not None else self._message(cause)
                 raise InvalidOutput(
-                    f"output failed validation after {exc.n_attempts} attempt(s): {self._message(cause)}",
+                    f"output failed validation after {exc.n_attempts} attempt(s): {what}",
                     self._usage(attempts, spent),
                 ) from None
-            except IncompleteOutputException:
+            except IncompleteOutputException as exc:
                 raise InvalidOutput(
-                    f"output truncated at max_tokens={self.settings.max_tokens}", self._usage(attempts, spent)
+                    f"output truncated at max_tokens={self.settings.max_tokens} (finish_reason length)"
+                    + _tail(getattr(exc, "last_completion", None)),
+                    self._usage(attempts, spent),
                 ) from None
             except (InvalidOutput, CallFailed):
                 raise
@@ -408,6 +436,7 @@ class OpenAIBackend:
             _attempts.reset(tokens[0])
             _abstract.reset(tokens[1])
             _call_seconds.reset(tokens[2])
+            _replies.reset(replies_token)
         self.limiter.succeeded()
         usage = self._usage(attempts, spent)
         return Analysis(
@@ -425,10 +454,10 @@ class OpenAIBackend:
 
         if isinstance(exc, ValidationError):
             text = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}{_got(e)}" for e in exc.errors()
             )
         else:
-            text = f"{exc.__class__.__name__}: {exc}"
+            text = describe_status_error(exc) or f"{exc.__class__.__name__}: {exc}"
             if _is_connection_error(exc):
                 text = f"{text.rstrip('.')} (to {urlsplit(self.public_base_url).netloc})"
         text = re.sub(r"\s+", " ", text).strip()
@@ -456,23 +485,63 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIConnectionError)  # APITimeoutError is one too
 
 
+def _got(error: Any) -> str:
+    """`` (got 85)``: the value a validation error is about, so the reason names what came back."""
+    value = error.get("input")
+    if isinstance(value, (dict, list)) or value is None or error.get("type") == "missing":
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f" (got {value})"
+    return f" (got {snippet(str(value), 60)})"
+
+
+def _tail(completion: Any) -> str:
+    """``; the reply ends '...'`` for a truncated completion (what was cut off)."""
+    try:
+        message = completion.choices[0].message
+        text = message.content or "".join(tc.function.arguments or "" for tc in message.tool_calls or [])
+    except (AttributeError, IndexError, TypeError):
+        return ""
+    return f"; the reply ends {snippet(text[-60:], 60)}" if text else ""
+
+
+class _StopCall(BaseException):
+    """Raised from a hook when the endpoint, not the model, failed (an error object or a web
+    page with status 200): no re-ask can help. instructor's hooks swallow ``Exception`` (they
+    only warn), so this derives from ``BaseException``: it passes through instructor's retry
+    loop and ours untouched and ``analyze`` turns it into ``CallFailed`` after one call."""
+
+    def __init__(self, note: ReplyNote) -> None:
+        super().__init__(note.text)
+        self.note = note
+
+
 def _on_request(*args: Any, **kwargs: Any) -> None:
     attempts = _attempts.get()
     if attempts is not None:
         attempts.append(Usage(attempts=1))
+    replies = _replies.get()
+    if replies is not None:
+        replies.expect(kwargs)
 
 
-THINK_BLOCK_RE = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL | re.IGNORECASE)
+def _on_error(error: BaseException, *args: Any, **kwargs: Any) -> None:
+    # The SDK could not read a 200 body labelled JSON: the endpoint's fault, stop at once
+    # (instructor would otherwise retry it as a parse error).
+    if isinstance(error, json.JSONDecodeError) and _replies.get() is not None:
+        raise _StopCall(ReplyNote(f"the endpoint answered HTTP 200 with a body that is not JSON ({error})", fatal=True))
 
 
 def _on_response(response: Any, *args: Any, **kwargs: Any) -> None:
-    # Reasoning models on local servers (Qwen3, DeepSeek-R1 via Ollama or llama.cpp) put a
-    # <think>...</think> block before the JSON in JSON mode; drop it so the reply parses.
-    for choice in getattr(response, "choices", None) or []:
-        message = getattr(choice, "message", None)
-        content = getattr(message, "content", None)
-        if isinstance(content, str) and "</think>" in content:
-            message.content = THINK_BLOCK_RE.sub("", content, count=1)
+    # What real servers send back (code fences, <think> blocks, tool calls as text, error
+    # objects with status 200) is repaired or described here, before instructor parses it.
+    replies = _replies.get()
+    note = repair_completion(response, replies)
+    if replies is not None:
+        replies.replies += 1
+        replies.notes.append(note)
+    if note is not None and note.fatal and replies is not None:
+        raise _StopCall(note)
     attempts = _attempts.get()
     usage = getattr(response, "usage", None)
     if attempts and usage is not None:

@@ -1,0 +1,158 @@
+"""``paper-agent check`` / ``check_endpoint``: the right verdict against servers that differ.
+
+Against ``bench/fake_server.py`` on 127.0.0.1 (the CLI as a real process): tools mode, JSON
+mode, and a mode the server rejects. Against respx: a rejected key, an unreachable host, a model
+the server does not list, the price line, and the key never showing up in the report.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from agent import check_endpoint
+from agent.check import safe_concurrency
+from fake_server_fixtures import FakeServer, run_cli
+from llm_fakes import (
+    API_KEY,
+    BASE_URL,
+    EchoModel,
+    _isolate_llm,  # noqa: F401  (autouse)
+    _shared_ssl_context,  # noqa: F401  (autouse)
+    error_response,
+)
+
+
+def check_cli(tmp_path, server, *args: str):
+    r = run_cli(["check", "--base-url", server.base_url, "--model", "fake", *args], cwd=tmp_path, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+def line(output: str, name: str) -> str:
+    return next(ln for ln in output.splitlines() if ln.split()[1:2] == [name])
+
+
+# --------------------------------------------------------------------------- fake server, CLI
+
+
+def test_check_recommends_tools_when_the_server_rejects_json_schema(tmp_path):
+    with FakeServer(reject_modes=["json_schema"], ratelimit_requests=6000) as server:
+        r = check_cli(tmp_path, server)
+        assert server.total_requests == 6  # 3 papers in tools and json_object; json rejected before counting
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert line(r.stdout, "tools").startswith("ok") and "3/3 valid" in line(r.stdout, "tools")
+    json_line = line(r.stdout, "json")
+    assert json_line.startswith("FAIL") and "400: the server rejects JSON-schema mode" in json_line
+    assert "use --mode tools or --mode json_object" in json_line
+    assert line(r.stdout, "json_object").startswith("ok")
+    assert "x-ratelimit-limit-requests=6000/min" in r.stdout
+    assert "recommendation: --mode tools --concurrency" in r.stdout
+
+
+def test_check_in_json_mode_only_passes_and_recommends_json(tmp_path):
+    with FakeServer(reject_modes=["tools"]) as server:
+        r = check_cli(tmp_path, server, "--mode", "json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert line(r.stdout, "json").startswith("ok") and "tools" not in [ln.split()[1] for ln in r.stdout.splitlines()[1:]]
+    assert "no x-ratelimit-* headers" in r.stdout
+    assert "recommendation: --mode json --concurrency 8" in r.stdout
+
+
+def test_check_of_a_mode_the_server_rejects_exits_1_with_the_fix(tmp_path):
+    with FakeServer(reject_modes=["tools"]) as server:
+        r = check_cli(tmp_path, server, "--mode", "tools")
+    assert r.returncode == 1, r.stdout
+    tools = line(r.stdout, "tools")
+    assert tools.startswith("FAIL") and "400: the server rejects tool calling" in tools
+    assert "tools param requires --jinja flag" in tools and "use --mode json or --mode json_object" in tools
+    assert "recommendation: no mode gave valid answers" in r.stdout
+
+
+def test_check_is_never_cached(tmp_path):
+    with FakeServer() as server:
+        for _ in range(2):
+            report = check_endpoint(base_url=server.base_url, model="fake", mode="json_object")
+            assert report.exit_code == 0
+        assert server.total_requests == 6
+
+
+def test_unknown_mode_is_a_one_line_error(tmp_path):
+    with FakeServer() as server:
+        r = check_cli(tmp_path, server, "--mode", "xml")
+    assert r.returncode == 2 and r.stderr.strip().startswith("error: unknown mode 'xml'")
+
+
+# --------------------------------------------------------------------------- respx
+
+
+def models(*names: str) -> httpx.Response:
+    return httpx.Response(200, json={"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
+
+
+def test_rejected_key_fails_with_the_fix_and_no_chat_call(api):
+    api.get("/models").mock(return_value=error_response(401, f"Incorrect API key provided: {API_KEY}"))
+    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY)
+    assert report.exit_code == 1 and [c.request.url.path for c in api.calls] == ["/v1/models"]
+    assert any("401: key rejected" in f and "set OPENAI_API_KEY" in f for f in report.failures)
+    assert API_KEY not in "\n".join(report.lines())
+
+
+def test_unreachable_host_fails_in_one_line(api):
+    api.get("/models").mock(side_effect=httpx.ConnectError("Connection refused"))
+    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY)
+    assert report.exit_code == 1 and not report.modes
+    assert report.failures == [next(s.line() for s in report.steps if s.name == "reachable")]
+    assert "cannot connect to http://fake/v1 (ConnectError)" in report.failures[0]
+    assert "fix --base-url" in report.failures[0]
+
+
+def test_model_not_listed_is_named_with_what_the_server_lists(api):
+    api.get("/models").mock(return_value=models("llama3.1:8b", "qwen3:4b"))
+    api.post("/chat/completions").mock(return_value=error_response(404, "model 'gpt-4o-mini' not found"))
+    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY)
+    assert report.exit_code == 1
+    text = "\n".join(report.lines())
+    assert "'gpt-4o-mini' is not listed (the server lists: llama3.1:8b, qwen3:4b)" in text
+    assert "pass --model with a listed name" in text
+    assert all(not m.works and m.problem.startswith("404: ") and "check --model" in m.problem for m in report.modes)
+
+
+def test_a_working_mode_is_priced_per_1000_papers(api):
+    api.get("/models").mock(return_value=models("gpt-4o-mini"))
+    api.post("/chat/completions").mock(side_effect=EchoModel(usage=(100, 10)))
+    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY, mode="tools")
+    assert report.exit_code == 0 and report.recommended_mode == "tools"
+    # 1,000 papers x (100 prompt x $0.15 + 10 completion x $0.60) per million tokens
+    assert report.cost_per_1000 == pytest.approx(0.021)
+    assert "$0.02 per 1,000 papers at gpt-4o-mini prices" in "\n".join(report.lines())
+
+
+def test_an_unpriced_model_says_so(api):
+    api.get("/models").mock(return_value=models("my-local-model"))
+    api.post("/chat/completions").mock(side_effect=EchoModel())
+    report = check_endpoint(base_url=BASE_URL, model="my-local-model", mode="json")
+    assert report.exit_code == 0 and report.cost_per_1000 is None
+    assert "no price for 'my-local-model'" in report.cost_note
+
+
+def test_key_echoed_in_a_chat_error_never_reaches_the_report(api):
+    api.get("/models").mock(return_value=httpx.Response(404, text="not found"))
+    api.post("/chat/completions").mock(return_value=error_response(401, f"Incorrect API key provided: {API_KEY}"))
+    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY)
+    text = "\n".join(report.lines())
+    assert report.exit_code == 1 and API_KEY not in text and "401: key rejected" in text
+
+
+@pytest.mark.parametrize(
+    "headers, latency, expected",
+    [
+        ({"x-ratelimit-limit-requests": "600"}, 2.0, 16),  # 10 calls/s x 2 s x 0.8
+        ({"x-ratelimit-limit-requests": "60000", "x-ratelimit-limit-tokens": "120000"}, 1.0, 1),  # tokens bind
+        ({"x-ratelimit-limit-requests": "10000000"}, 5.0, 256),  # capped
+        ({}, 1.0, 8),  # nothing announced: the default
+    ],
+)
+def test_safe_concurrency_stays_inside_the_announced_limits(headers, latency, expected):
+    n, basis = safe_concurrency(headers, latency, calls_per_paper=1.0, tokens_per_paper=1500)
+    assert n == expected and basis
