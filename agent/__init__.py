@@ -10,7 +10,28 @@ The public surface; everything else is internal::
 
 from agent.backends.base import Analysis, Backend
 from agent.batch import triage
-from agent.errors import ConfigError, DatasetError, InputError, OutputError, PaperAgentError, TaxonomyError
+from agent.bulk import (
+    BatchRecord,
+    CollectReport,
+    batch_cancel,
+    batch_collect,
+    batch_export,
+    batch_import,
+    batch_list,
+    batch_status,
+    batch_submit,
+    triage_batch,
+)
+from agent.errors import (
+    BatchError,
+    BatchNotReady,
+    ConfigError,
+    DatasetError,
+    InputError,
+    OutputError,
+    PaperAgentError,
+    TaxonomyError,
+)
 from agent.ingest import detect_format, iter_papers, load_papers, parse_text
 from agent.evaluate import (
     Comparison,
@@ -35,6 +56,10 @@ __all__ = [
     "Agent",
     "Analysis",
     "Backend",
+    "BatchError",
+    "BatchNotReady",
+    "BatchRecord",
+    "CollectReport",
     "Comparison",
     "ConfigError",
     "EvalReport",
@@ -49,6 +74,13 @@ __all__ = [
     "Taxonomy",
     "TaxonomyError",
     "Usage",
+    "batch_cancel",
+    "batch_collect",
+    "batch_export",
+    "batch_import",
+    "batch_list",
+    "batch_status",
+    "batch_submit",
     "compare",
     "detect_format",
     "evaluate",
@@ -62,5 +94,6 @@ __all__ = [
     "run_eval",
     "score_file",
     "triage",
+    "triage_batch",
     "write_reports",
 ]
