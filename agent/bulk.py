@@ -546,6 +546,8 @@ def batch_submit(
     Papers already in an open (running or uncollected) batch are not sent again.
     """
     backend = _openai_backend(agent)
+    if agent.settings.api_key is None and agent.settings.base_url is None:
+        raise ConfigError("no Batch API endpoint configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for another service)")
     limit = min(max_per_batch or MAX_LINES, MAX_LINES)
     if limit < 1:
         raise ConfigError("--max-papers-per-batch must be at least 1")
