@@ -215,7 +215,6 @@ class BuildCounts:
     cached: int = 0
     skipped: int = 0  # no abstract
     pending: int = 0  # already in an open batch
-    duplicates: int = 0
     bytes: int = 0
 
 
@@ -262,7 +261,6 @@ def _request_lines(
 ) -> Iterator[tuple[str, str, Paper, bytes]]:
     backend = _openai_backend(agent)
     encode = _LineEncoder(backend)
-    seen: set[str] = set()
     for paper in papers:
         if not paper.abstract.strip():
             counts.skipped += 1
@@ -274,11 +272,7 @@ def _request_lines(
         if key in exclude:
             counts.pending += 1
             continue
-        custom_id = f"{paper.id}:{key[:24]}"
-        if custom_id in seen:
-            counts.duplicates += 1
-            continue
-        seen.add(custom_id)
+        custom_id = f"{paper.id}:{key[:24]}"  # unique: iter_papers drops repeated ids
         yield custom_id, key, paper, encode(custom_id, paper)
 
 
