@@ -586,12 +586,13 @@ def batch_submit(
     api = api or BatchAPI(agent.settings, backend.base_url)
     batch_price = backend.price.batch() if backend.price is not None else None
     counts = BuildCounts()
+    inputs = list(inputs)
     lines = _request_lines(agent, iter_papers(inputs, input_format), counts, store.pending_keys())
-    inputs = [str(Path(p).resolve()) for p in inputs]  # type: ignore[assignment]
+    sources = [str(Path(p).resolve()) for p in inputs]
     records: list[BatchRecord] = []
     pending = next(lines, None)
     while pending is not None:
-        record = store.new({"status": "built", "inputs": inputs, "model": backend.model,
+        record = store.new({"status": "built", "inputs": sources, "model": backend.model,
                             "base_url": backend.public_base_url, "mode": agent.settings.mode,
                             "batch_price": [batch_price.input, batch_price.output] if batch_price else None})  # fmt: skip
         pair = _FilePair(record.requests_path, record.manifest_path, _header(agent, local_id=record.local_id))
@@ -921,7 +922,7 @@ def batch_export(inputs: Iterable[str | Path], agent: Agent, output: str | Path,
 
 
 def batch_import(
-    results: str | Path,
+    results: str | Path | Iterable[str | Path],
     requests: str | Path,
     *,
     manifest: str | Path | None = None,
@@ -930,8 +931,13 @@ def batch_import(
     fmt: str = "jsonl",
     repair: bool = False,
 ) -> CollectReport:
-    """Validate an engine's results file against the requests it answers; cache and write them."""
-    requests, results = Path(requests), Path(results)
+    """Validate an engine's results file(s) against the requests they answer; cache and write them.
+
+    ``results`` may be several files (the Batch API's output and error files, or an engine's
+    shards); every request in the manifest ends ``ok``, ``invalid`` or ``error`` exactly once.
+    """
+    requests = Path(requests)
+    files = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
     man = Manifest(manifest or manifest_path_for(requests))
     sha = hashlib.sha256()
     try:
@@ -942,19 +948,20 @@ def batch_import(
         raise BatchError(f"{requests}: cannot read the request file ({exc.strerror or exc})") from None
     if sha.hexdigest() != man.header.get("sha256"):
         raise BatchError(f"{requests}: does not match its manifest {man.path.name} (edited after export?)")
-    if not results.is_file():
-        raise BatchError(f"{results}: no such results file")
+    for path in files:
+        if not path.is_file():
+            raise BatchError(f"{path}: no such results file")
     agent = man.agent(settings)
     report = CollectReport()
     try:
         outcomes: dict[str, Outcome] = {}
-        _ingest(agent, man, [results], outcomes)
+        _ingest(agent, man, files, outcomes)
         repaired: dict[str, PaperResult] = {}
         if repair:
             repaired = _repair(agent, [(key, paper) for _, key, paper in man
                                        if (outcomes.get(key) is None or outcomes[key].status != "ok") and agent.cache.get(key) is None])  # fmt: skip
             report.repaired = len(repaired)
-        missing = f"no result line for this request in {results.name}"
+        missing = f"no result line for this request in {', '.join(p.name for p in files)}"
         _write(agent, ((key, paper, outcomes.get(key), missing) for _, key, paper in man), repaired, output, fmt, report)
     finally:
         agent.close()

@@ -463,7 +463,7 @@ def batch_export_cmd(
 
 @batch_app.command("import")
 def batch_import_cmd(
-    results: Path = typer.Argument(..., help="The engine's results file (JSONL, OpenAI batch output format)"),
+    results: list[Path] = typer.Argument(..., help="The engine's results file(s) (JSONL, OpenAI batch output format)"),
     requests: Path = typer.Option(..., "--requests", help="The request file `batch export` wrote"),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Its manifest (default: next to the request file)"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),

@@ -488,6 +488,21 @@ def test_import_fills_the_cache_and_run_then_makes_no_calls(tmp_path: Path, api:
     assert chat.call_count == 1  # only the paper the engine did not answer
 
 
+def test_import_reads_several_result_files_and_lists_what_none_answered(tmp_path: Path, papers: Any) -> None:
+    path, ps = papers
+    exported = batch_export([path], make_agent(tmp_path), tmp_path / "requests.jsonl")
+    engine_results(exported.requests, tmp_path / "all.jsonl")
+    rows = sorted((tmp_path / "all.jsonl").read_text().splitlines(), key=lambda line: json.loads(line)["custom_id"])
+    (tmp_path / "a.jsonl").write_text("\n".join(rows[:2]) + "\n")
+    (tmp_path / "b.jsonl").write_text("\n".join(rows[1:4] + ["not json"]) + "\n")  # a repeat and a broken line
+    report = batch_import([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], exported.requests,
+                          settings=make_settings(tmp_path), output=tmp_path / "out.jsonl")  # fmt: skip
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["id"] for r in out] == [p.id for p in ps]
+    assert [r["status"] for r in out] == ["ok"] * 4 + ["error"] * 2
+    assert "a.jsonl, b.jsonl" in report.problems[0][2]
+
+
 def test_import_refuses_a_request_file_edited_after_export(tmp_path: Path, papers: Any) -> None:
     path, _ = papers
     exported = batch_export([path], make_agent(tmp_path), tmp_path / "requests.jsonl")
