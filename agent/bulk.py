@@ -399,6 +399,9 @@ class BatchRecord:
             why = "; ".join(f"{e.get('code', 'error')}: {e.get('message', '')}" + (f" (line {e['line']})" if e.get("line") else "")
                             for e in self.data.get("errors", []))  # fmt: skip
             return f"batch {self.batch_id or self.local_id} {self.status}" + (f" ({why})" if why else "") + ": " + NEXT_STEP[self.status]
+        if self.status == "uploaded" and not self.batch_id:
+            return (f"batch {self.local_id} was uploaded but creating it failed ({self.data.get('error', 'interrupted')}): "
+                    "`paper-agent batch list` finds it if it was created after all; `batch submit` again if not")  # fmt: skip
         if self.status in ("built", "not_submitted"):
             return f"batch {self.local_id} was never submitted ({self.data.get('error', 'interrupted')}): run `paper-agent batch submit` again"
         return None
@@ -584,6 +587,7 @@ def batch_submit(
         raise ConfigError("--max-papers-per-batch must be at least 1")
     store = RecordStore(agent.settings.cache_dir)
     api = api or BatchAPI(agent.settings, backend.base_url)
+    _reconcile(store.all(), agent.settings, api)  # a batch created by a run that died is still open
     batch_price = backend.price.batch() if backend.price is not None else None
     counts = BuildCounts()
     inputs = list(inputs)
@@ -614,7 +618,10 @@ def batch_submit(
             record.save()
             batch = api.create(record.data["input_file_id"], {"paper_agent_id": record.local_id})
         except (PaperAgentError, KeyboardInterrupt) as exc:
-            record.data.update(status="not_submitted", error=str(exc) or exc.__class__.__name__)
+            # A failed create may still have created the batch (a timeout after the server
+            # acted): the record stays "uploaded" until `batch list` / the next submit looks.
+            status = "uploaded" if record.status == "uploaded" else "not_submitted"
+            record.data.update(status=status, error=str(exc) or exc.__class__.__name__)
             record.save()
             raise
         record.data["batch_id"] = batch["id"]
@@ -644,16 +651,24 @@ def batch_list(*, settings: Settings | None = None, api: BatchAPI | None = None)
     """Every local record, refreshed; a batch created but never recorded (a crash) is found by its metadata."""
     settings = settings or Settings()
     records = RecordStore(settings.cache_dir).all()
-    orphans = [r for r in records if r.status == "uploaded" and not r.batch_id]
-    if orphans:
-        remote = {(b.get("metadata") or {}).get("paper_agent_id"): b for b in _api_for(orphans[0], settings, api).recent()}
-        for record in orphans:
-            found = remote.get(record.local_id)
-            if found is not None:
-                record.data["batch_id"] = found["id"]
-                record.update_from(found)
-                record.save()
+    _reconcile(records, settings, api)
     return [_refresh(r, settings, api) for r in records]
+
+
+def _reconcile(records: list[BatchRecord], settings: Settings, api: BatchAPI | None) -> None:
+    """Uploaded but no batch id (died or failed while creating it): find the batch by its metadata."""
+    orphans = [r for r in records if r.status == "uploaded" and not r.batch_id]
+    if not orphans:
+        return
+    remote = {(b.get("metadata") or {}).get("paper_agent_id"): b for b in _api_for(orphans[0], settings, api).recent()}
+    for record in orphans:
+        found = remote.get(record.local_id)
+        if found is not None:
+            record.data["batch_id"] = found["id"]
+            record.update_from(found)
+        else:
+            record.data["status"] = "not_submitted"
+        record.save()
 
 
 def batch_cancel(ident: str, *, settings: Settings | None = None, api: BatchAPI | None = None) -> BatchRecord:

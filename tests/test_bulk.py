@@ -312,6 +312,21 @@ def test_list_finds_a_batch_created_but_never_recorded(tmp_path: Path, service: 
     assert found.batch_id == "batch_0" and found.status == "in_progress"
 
 
+def test_a_failed_create_is_resolved_before_the_next_submit(tmp_path: Path, service: BatchService, api: Any, papers: Any) -> None:
+    path, ps = papers
+    route = api.post("/batches")
+    route.side_effect = lambda request: error_response(500, "try later")
+    agent, settings, batch_api = setup(tmp_path)
+    with pytest.raises(BatchError, match="InternalServerError"):
+        batch_submit([path], agent, api=batch_api)
+    (record,) = RecordStore(settings.cache_dir).all()
+    assert record.status == "uploaded" and "batch list" in record.next_step()
+    route.side_effect = service._create
+    again = batch_submit([path], agent, api=batch_api)  # nothing found under its id: sent again
+    assert again.counts.requests == len(ps) and again.batch_ids == ["batch_0"]
+    assert RecordStore(settings.cache_dir).find(record.local_id).status == "not_submitted"
+
+
 def test_cancel(tmp_path: Path, service: BatchService, papers: Any) -> None:
     path, _ = papers
     agent, settings, api = setup(tmp_path)
