@@ -11,7 +11,28 @@ The public surface; everything else is internal::
 from agent.backends.base import Analysis, Backend
 from agent.batch import triage
 from agent.check import CheckReport, check_endpoint
-from agent.errors import ConfigError, DatasetError, InputError, OutputError, PaperAgentError, TaxonomyError
+from agent.bulk import (
+    BatchRecord,
+    CollectReport,
+    batch_cancel,
+    batch_collect,
+    batch_export,
+    batch_import,
+    batch_list,
+    batch_status,
+    batch_submit,
+    triage_batch,
+)
+from agent.errors import (
+    BatchError,
+    BatchNotReady,
+    ConfigError,
+    DatasetError,
+    InputError,
+    OutputError,
+    PaperAgentError,
+    TaxonomyError,
+)
 from agent.ingest import detect_format, iter_papers, load_papers, parse_text
 from agent.fetch import FetchError, FetchResult, fetch_papers
 from agent.evaluate import (
@@ -38,6 +59,10 @@ __all__ = [
     "Analysis",
     "Backend",
     "CheckReport",
+    "BatchError",
+    "BatchNotReady",
+    "BatchRecord",
+    "CollectReport",
     "Comparison",
     "ConfigError",
     "EvalReport",
@@ -55,6 +80,13 @@ __all__ = [
     "TaxonomyError",
     "Usage",
     "check_endpoint",
+    "batch_cancel",
+    "batch_collect",
+    "batch_export",
+    "batch_import",
+    "batch_list",
+    "batch_status",
+    "batch_submit",
     "compare",
     "detect_format",
     "evaluate",
@@ -69,5 +101,6 @@ __all__ = [
     "run_eval",
     "score_file",
     "triage",
+    "triage_batch",
     "write_reports",
 ]

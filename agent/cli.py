@@ -28,8 +28,10 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect or empty the result cache.")
 eval_app = typer.Typer(help="Score the agent against hand labels (default: the frozen test split), or compare two runs.")
+batch_app = typer.Typer(no_args_is_help=True, help="Bulk triage: OpenAI Batch API jobs (half price) and request files for any engine.")
 app.add_typer(cache_app, name="cache")
 app.add_typer(eval_app, name="eval")
+app.add_typer(batch_app, name="batch")
 err = Console(stderr=True)
 
 BackendOpt = typer.Option(None, "--backend", help="auto | offline | openai (default: auto)")
@@ -108,6 +110,8 @@ def run(
     since: Optional[str] = SinceOpt,
     until: Optional[str] = UntilOpt,
     cross_lists: bool = CrossOpt,
+    batch: bool = typer.Option(False, "--batch", help="Go through the OpenAI Batch API (half price, up to 24 h): submit, wait, collect"),
+    poll: float = typer.Option(30.0, "--poll", help="With --batch: seconds between status checks"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Triage papers: label each by method type and write an English TL;DR.
@@ -118,6 +122,15 @@ def run(
     from agent.batch import triage
 
     _setup_logging(verbose)
+    if batch:
+        agent = _agent(backend=backend or "openai", taxonomy=taxonomy, model=model, base_url=base_url, mode=mode,
+                       max_retries=max_retries, temperature=temperature, max_tokens=max_tokens, prices_file=prices,
+                       cache=not no_cache, cache_dir=cache_dir)  # fmt: skip
+        try:
+            _run_batch(inputs, agent, output, fmt, input_format, poll)
+        finally:
+            agent.close()
+        return
     if retry_errors is not None and output is None:
         output = retry_errors
     agent = _agent(
@@ -349,6 +362,222 @@ def eval_compare(
     typer.echo(format_comparison_text(comp))
     for name, path in write_comparison(comp, out).items():
         typer.echo(f"{name}: {path}")
+
+
+# ---------------------------------------------------------------------------- batch
+
+
+def _settings(cache_dir: Optional[Path]):  # noqa: ANN202 - agent.settings.Settings, imported lazily
+    from agent.errors import ConfigError
+    from agent.pipeline import _first_error
+    from agent.settings import Settings
+
+    try:
+        return Settings(**({"cache_dir": cache_dir} if cache_dir else {}))
+    except Exception as exc:
+        raise ConfigError(f"invalid setting: {_first_error(exc)}") from None
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _batch_table(records, title: str = "batches") -> None:  # noqa: ANN001
+    table = Table(title=title, show_header=True, header_style="bold")
+    for col in ("batch", "local id", "state", "done / total", "failed", "age", "cost (batch price)"):
+        table.add_column(col)
+    for r in records:
+        c = r.counts
+        cost = r.estimated_cost()
+        label = "" if cost is None else (f"${cost:.4f}" if r.data.get("cost_usd") is not None else f"~${cost:.4f} est.")
+        state = r.status + (" (collected)" if r.data.get("collected_at") else "")
+        table.add_row(r.batch_id or "-", r.local_id, state, f"{c.get('completed', 0)} / {c.get('total', 0)}",
+                      str(c.get("failed", 0)), _age(r.age_s()), label or "unpriced")  # fmt: skip
+    err.print(table)
+    for r in records:
+        note = r.next_step()
+        if note:
+            err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+
+
+def _collect_summary(report, output: Optional[Path]) -> None:  # noqa: ANN001
+    _summary(report.stats)
+    for note in report.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    shown = report.problems[:50]
+    for paper_id, status, reason in shown:
+        err.print(f"{status}: {paper_id}: {escape(reason)}", highlight=False, soft_wrap=True)
+    if len(report.problems) > len(shown):
+        err.print(f"... and {len(report.problems) - len(shown)} more (their status and error are in the output)")
+    if report.problems and not report.repaired:
+        err.print("re-ask them online with --repair", highlight=False)
+    if output is not None:
+        err.print(f"wrote {report.stats.total} results to {escape(str(output))}", highlight=False)
+
+
+def _run_batch(inputs, agent, output, fmt, input_format, poll) -> None:  # noqa: ANN001
+    from agent.bulk import triage_batch
+
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, disable=not err.is_terminal, transient=True,
+    )  # fmt: skip
+    task = progress.add_task("batch", total=None)
+
+    def submitted(rep) -> None:  # noqa: ANN001
+        for batch_id in rep.batch_ids:
+            err.print(f"submitted {batch_id}", highlight=False)
+        if not rep.records:
+            err.print(f"nothing to submit: {rep.counts.cached} cached, {rep.counts.skipped} without abstract", highlight=False)
+
+    def waiting(done: int, total: int, records) -> None:  # noqa: ANN001
+        states = ", ".join(sorted({r.status for r in records})) or "done"
+        progress.update(task, completed=done, total=total or None, description=f"batch {states}")
+        if not err.is_terminal:
+            err.print(f"batch {states}: {done}/{total} done", highlight=False)
+
+    try:
+        with progress:
+            report = triage_batch(inputs, agent, output=output, fmt=fmt, input_format=input_format, poll=poll,
+                                  on_submit=submitted, on_progress=waiting)  # fmt: skip
+    except KeyboardInterrupt:
+        err.print("interrupted: the batches keep running; `paper-agent batch status` shows them and "
+                  "`paper-agent batch collect ID` fetches their results")  # fmt: skip
+        raise typer.Exit(130) from None
+    _collect_summary(report, output)
+
+
+@batch_app.command("submit")
+def batch_submit_cmd(
+    inputs: list[Path] = typer.Argument(..., help="Digest files or folders"),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    taxonomy: Optional[Path] = TaxonomyOpt,
+    prompt_version: Optional[str] = typer.Option(None, "--prompt-version", help="Prompt template version"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json"),
+    temperature: Optional[float] = typer.Option(None, "--temperature"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    max_per_batch: Optional[int] = typer.Option(None, "--max-papers-per-batch", help="Split into batches of at most N (API limit 50,000)"),
+    input_format: Optional[str] = typer.Option(None, "--input-format"),
+    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table TOML"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+) -> None:
+    """Submit every uncached paper to the OpenAI Batch API; print the batch ids."""
+    from agent.bulk import batch_submit
+
+    _setup_logging(False)
+    agent = _agent(backend="openai", model=model, base_url=base_url, taxonomy=taxonomy, prompt_version=prompt_version,
+                   mode=mode, temperature=temperature, max_tokens=max_tokens, prices_file=prices, cache_dir=cache_dir)  # fmt: skip
+    try:
+        report = batch_submit(inputs, agent, input_format=input_format, max_per_batch=max_per_batch)
+    finally:
+        agent.close()
+    c = report.counts
+    for batch_id in report.batch_ids:
+        typer.echo(batch_id)
+    err.print(f"{c.requests} requests in {len(report.records)} batch(es); {c.cached} cached, {c.skipped} without "
+              f"abstract, {c.pending} already in an open batch", highlight=False)  # fmt: skip
+    if report.records:
+        _batch_table(report.records, "submitted")
+
+
+@batch_app.command("status")
+def batch_status_cmd(ids: Optional[list[str]] = typer.Argument(None, help="Batch ids (default: every one not collected)"),
+                     cache_dir: Optional[Path] = CacheDirOpt) -> None:  # fmt: skip
+    """State, counts, age and cost of batches."""
+    from agent.bulk import batch_status
+
+    records = batch_status(ids or [], settings=_settings(cache_dir))
+    if not records:
+        err.print("no open batches (`paper-agent batch list` shows every one)")
+        return
+    _batch_table(records)
+
+
+@batch_app.command("list")
+def batch_list_cmd(cache_dir: Optional[Path] = CacheDirOpt) -> None:
+    """Every batch recorded on this machine."""
+    from agent.bulk import batch_list
+
+    records = batch_list(settings=_settings(cache_dir))
+    if not records:
+        err.print("no batches recorded")
+        return
+    _batch_table(records)
+
+
+@batch_app.command("collect")
+def batch_collect_cmd(
+    ids: list[str] = typer.Argument(..., help="Batch ids (or local ids)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | md"),
+    repair: bool = typer.Option(False, "--repair", help="Re-ask invalid and failed papers online"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+) -> None:
+    """Validate and cache finished batches' results, and write them like `run`."""
+    from agent.bulk import batch_collect
+
+    _setup_logging(False)
+    report = batch_collect(ids, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair)
+    _collect_summary(report, output)
+
+
+@batch_app.command("cancel")
+def batch_cancel_cmd(batch_id: str = typer.Argument(...), cache_dir: Optional[Path] = CacheDirOpt) -> None:
+    """Cancel a running batch (what finished stays collectable)."""
+    from agent.bulk import batch_cancel
+
+    record = batch_cancel(batch_id, settings=_settings(cache_dir))
+    typer.echo(f"{record.batch_id}: {record.status}")
+
+
+@batch_app.command("export")
+def batch_export_cmd(
+    inputs: list[Path] = typer.Argument(..., help="Digest files or folders"),
+    output: Path = typer.Option(..., "-o", "--output", help="Request file to write (JSONL, OpenAI batch format)"),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    taxonomy: Optional[Path] = TaxonomyOpt,
+    prompt_version: Optional[str] = typer.Option(None, "--prompt-version"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json"),
+    temperature: Optional[float] = typer.Option(None, "--temperature"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+    input_format: Optional[str] = typer.Option(None, "--input-format"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+) -> None:
+    """Write the requests for every uncached paper, for vLLM's run_batch or any OpenAI-batch engine."""
+    from agent.bulk import batch_export
+
+    _setup_logging(False)
+    agent = _agent(backend="openai", model=model, base_url=base_url, taxonomy=taxonomy, prompt_version=prompt_version,
+                   mode=mode, temperature=temperature, max_tokens=max_tokens, cache_dir=cache_dir)  # fmt: skip
+    try:
+        report = batch_export(inputs, agent, output, input_format=input_format)
+    finally:
+        agent.close()
+    c = report.counts
+    err.print(f"wrote {c.requests} requests ({c.bytes / 1e6:.1f} MB) to {escape(str(report.requests))} and the manifest "
+              f"{escape(str(report.manifest))}; {c.cached} cached, {c.skipped} without abstract", highlight=False)  # fmt: skip
+
+
+@batch_app.command("import")
+def batch_import_cmd(
+    results: list[Path] = typer.Argument(..., help="The engine's results file(s) (JSONL, OpenAI batch output format)"),
+    requests: Path = typer.Option(..., "--requests", help="The request file `batch export` wrote"),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Its manifest (default: next to the request file)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | md"),
+    repair: bool = typer.Option(False, "--repair", help="Re-ask invalid and failed papers online"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+) -> None:
+    """Validate an engine's results, store them in the cache, and write them like `run`."""
+    from agent.bulk import batch_import
+
+    _setup_logging(False)
+    report = batch_import(results, requests, manifest=manifest, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair)
+    _collect_summary(report, output)
 
 
 # ---------------------------------------------------------------------------- entry point

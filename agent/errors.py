@@ -46,3 +46,15 @@ class OutputError(PaperAgentError):
     """The output path cannot be written (read-only, disk full, a directory)."""
 
     exit_code = 3
+
+
+class BatchError(PaperAgentError):
+    """A bulk job that cannot go on: unknown batch id, an API refusal, a manifest that does not match."""
+
+    exit_code = 2
+
+
+class BatchNotReady(PaperAgentError):
+    """The batch is still running: nothing to collect yet (run ``batch collect`` again later)."""
+
+    exit_code = 5  # 4 is arXiv unreachable (agent.fetch)

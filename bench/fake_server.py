@@ -24,6 +24,16 @@ server sends; ``ratelimit_requests`` / ``ratelimit_tokens`` add OpenAI's ``x-rat
 headers to every chat reply; ``models`` is what ``GET /v1/models`` lists. ``paper-agent check``
 is tested against these.
 
+Files and Batches (the OpenAI Batch API, in memory): ``POST /v1/files`` (multipart upload),
+``GET /v1/files/{id}`` and ``/content``, ``POST /v1/batches``, ``GET /v1/batches[/{id}]``,
+``POST /v1/batches/{id}/cancel``. A batch is ``validating`` when created and is run on its
+``batch_polls``-th retrieve (``in_progress`` before that) by ``run_batch_lines``, the same
+logic ``python bench/fake_server.py --run-batch IN OUT`` applies to a file the way vLLM's
+``run_batch`` does: each line answered as a chat request would be (the fault rates apply),
+output lines shuffled. ``batch_fate`` "failed" / "expired" makes batches fail validation or
+expire with ``batch_done_fraction`` of their lines answered. Batch lines are counted in
+``stats()["batch_lines"]``, never as chat requests.
+
 Counters (keyed by paper title): ``requests`` (every POST to chat/completions) and
 ``successes`` (200 replies with valid output, recorded once the bytes are handed to the
 socket). ``GET /stats`` returns the totals as JSON, for a server in another process.
@@ -173,6 +183,72 @@ def _error(message: str, kind: str, code: str | None = None) -> bytes:
     return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
 
 
+# ---------------------------------------------------------------------------- batch engine
+
+
+def _batch_fault(seed: int, title: str, rates: dict[str, float]) -> str | None:
+    u = random.Random(f"{seed}|batch|{title}").random()
+    acc = 0.0
+    for kind in FAULT_KINDS:
+        acc += rates.get(kind, 0.0)
+        if u < acc:
+            return kind
+    return None
+
+
+def run_batch_lines(
+    lines: list[bytes], *, seed: int = 0, rates: dict[str, float] | None = None, done: int | None = None,
+    expired_code: str = "batch_expired",
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(output lines, error lines) for OpenAI-batch-format request lines, as an engine returns them.
+
+    The first ``done`` requests (default: all) are answered; the rest get ``expired_code``.
+    Output lines are shuffled (engines return them in completion order).
+    """
+    rates = rates or {}
+    outputs: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for n, raw in enumerate(lines):
+        req = json.loads(raw)
+        custom_id = req.get("custom_id")
+        ident = f"batch_req_{n}"
+        if done is not None and n >= done:
+            errors.append({"id": ident, "custom_id": custom_id, "response": None, "error": {
+                "code": expired_code, "message": "This request could not be executed before the batch ended."}})
+            continue
+        body = req.get("body") or {}
+        title, _ = paper_key(body)
+        fault = _batch_fault(seed, title, rates)
+        if fault in ("rate_limit", "server_error", "hang"):
+            errors.append({"id": ident, "custom_id": custom_id, "error": None, "response": {
+                "status_code": 500, "request_id": f"req_{n}", "body": json.loads(_error("internal error (fake server)", "server_error"))}})
+            continue
+        outputs.append({"id": ident, "custom_id": custom_id, "error": None, "response": {
+            "status_code": 200, "request_id": f"req_{n}", "body": build_completion(body, fault, n)}})
+    random.Random(seed).shuffle(outputs)
+    return outputs, errors
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """name -> (filename, bytes) for a multipart/form-data body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    fields: dict[str, tuple[str | None, bytes]] = {}
+    if not msg.is_multipart():
+        return fields
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            fields[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
+    return fields
+
+
 # ---------------------------------------------------------------------------- server
 
 
@@ -199,6 +275,9 @@ class FakeServer:
         ratelimit_requests: int | None = None,
         ratelimit_tokens: int | None = None,
         models: tuple[str, ...] | list[str] = ("fake",),
+        batch_polls: int = 1,
+        batch_fate: str = "completed",
+        batch_done_fraction: float = 0.0,
     ) -> None:
         rates = [rate_429, rate_500, rate_hang, rate_malformed, rate_invalid]
         if any(r < 0 for r in rates) or sum(rates) > 1:
@@ -214,6 +293,10 @@ class FakeServer:
         self.reject_modes = tuple(reject_modes)
         self.ratelimit_requests, self.ratelimit_tokens = ratelimit_requests, ratelimit_tokens
         self.models = tuple(models)
+        self.batch_polls, self.batch_fate, self.batch_done_fraction = batch_polls, batch_fate, batch_done_fraction
+        self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self._batch_lines = 0
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._successes: Counter[str] = Counter()
@@ -261,6 +344,7 @@ class FakeServer:
                 "successes": sum(self._successes.values()),
                 "faults": dict(self._faults),
                 "max_in_flight": self.max_in_flight,
+                "batch_lines": self._batch_lines,
             }
 
     def reset(self) -> None:
@@ -290,6 +374,121 @@ class FakeServer:
         if self._loop is not None and self._gate is not None:
             self._loop.call_soon_threadsafe(self._gate.set)
             time.sleep(0.01)
+
+    # ------------------------------------------------------------------ Files and Batches
+    def _batch_api(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, None]:
+        parts = path.rstrip("/").split("/")
+        i = max(k for k, part in enumerate(parts) if part in ("files", "batches"))
+        kind, rest = parts[i], parts[i + 1:]
+
+        def ok(obj: Any) -> tuple[int, dict[str, str], bytes, None]:
+            return 200, {}, obj if isinstance(obj, bytes) else json.dumps(obj).encode(), None
+
+        def missing(what: str) -> tuple[int, dict[str, str], bytes, None]:
+            return 404, {}, _error(f"No such {what}: {'/'.join(rest)}", "invalid_request_error"), None
+
+        with self._lock:
+            if kind == "files" and method == "POST" and not rest:
+                fields = _multipart(headers.get("content-type", ""), body)
+                if "file" not in fields or fields.get("purpose", (None, b""))[1] != b"batch":
+                    return 400, {}, _error("expected multipart fields file and purpose=batch", "invalid_request_error"), None
+                ident = f"file-{len(self.files) + 1:06d}"
+                meta = {"id": ident, "object": "file", "bytes": len(fields["file"][1]), "created_at": int(time.time()),
+                        "filename": fields["file"][0] or "upload.jsonl", "purpose": "batch", "status": "processed"}
+                self.files[ident] = (meta, fields["file"][1])
+                return ok(meta)
+            if kind == "files" and method == "GET" and rest:
+                if rest[0] not in self.files:
+                    return missing("file")
+                meta, data = self.files[rest[0]]
+                return ok(data if rest[1:] == ["content"] else meta)
+            if kind == "batches" and method == "POST" and not rest:
+                req = json.loads(body or b"{}")
+                if req.get("input_file_id") not in self.files:
+                    return 400, {}, _error("input_file_id not found", "invalid_request_error"), None
+                ident = f"batch_{len(self.batches) + 1:06d}"
+                now = int(time.time())
+                self.batches[ident] = {
+                    "id": ident, "object": "batch", "endpoint": req.get("endpoint"), "errors": None,
+                    "input_file_id": req["input_file_id"], "completion_window": req.get("completion_window", "24h"),
+                    "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": now,
+                    "expires_at": now + 86400, "request_counts": {"total": 0, "completed": 0, "failed": 0},
+                    "metadata": req.get("metadata"), "_polls": 0,
+                }
+                return ok(self._public_batch(self.batches[ident]))
+            if kind == "batches" and method == "GET" and not rest:
+                data = [self._public_batch(b) for b in reversed(list(self.batches.values()))]
+                return ok({"object": "list", "data": data, "first_id": None, "last_id": None, "has_more": False})
+            if kind == "batches" and rest and rest[0] in self.batches:
+                batch = self.batches[rest[0]]
+                if method == "POST" and rest[1:] == ["cancel"]:
+                    if batch["status"] in ("validating", "in_progress"):
+                        batch["status"] = "cancelling"
+                        batch["cancelling_at"] = int(time.time())
+                    return ok(self._public_batch(batch))
+                if method == "GET" and not rest[1:]:
+                    self._advance(batch)
+                    return ok(self._public_batch(batch))
+            return missing("batch" if kind == "batches" else "file")
+
+    @staticmethod
+    def _public_batch(batch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    def _advance(self, batch: dict[str, Any]) -> None:
+        """One retrieve: a batch runs (all at once) on its ``batch_polls``-th retrieve."""
+        if batch["status"] in ("completed", "failed", "expired", "cancelled"):
+            return
+        batch["_polls"] += 1
+        lines = [ln for ln in self.files[batch["input_file_id"]][1].splitlines() if ln.strip()]
+        total = len(lines)
+        batch["request_counts"]["total"] = total
+        now = int(time.time())
+        if batch["status"] == "cancelling":
+            self._finish(batch, lines, int(total * self.batch_done_fraction), "cancelled", "batch_cancelled")
+            batch["cancelled_at"] = now
+            return
+        bad = None
+        for n, raw in enumerate(lines, 1):
+            try:
+                req = json.loads(raw)
+                if req.get("url") != batch["endpoint"] or "custom_id" not in req:
+                    bad = {"code": "invalid_request", "message": "url must match the batch endpoint; custom_id is required", "line": n}
+            except ValueError:
+                bad = {"code": "invalid_json_line", "message": "This line is not parseable as valid JSON.", "line": n}
+            if bad:
+                break
+        if bad is None and self.batch_fate == "failed":
+            bad = {"code": "token_limit_exceeded", "message": "Enqueued token limit reached (fake server)", "line": None}
+        if bad is not None:
+            batch.update(status="failed", failed_at=now, errors={"object": "list", "data": [bad]})
+            return
+        if batch["_polls"] < self.batch_polls:
+            batch["status"] = "in_progress"
+            batch.setdefault("in_progress_at", now)
+            batch["request_counts"]["completed"] = total * batch["_polls"] // max(1, self.batch_polls)
+            return
+        if self.batch_fate == "expired":
+            self._finish(batch, lines, int(total * self.batch_done_fraction), "expired", "batch_expired")
+            batch["expired_at"] = now
+        else:
+            self._finish(batch, lines, None, "completed", "batch_expired")
+            batch["completed_at"] = now
+
+    def _finish(self, batch: dict[str, Any], lines: list[bytes], done: int | None, status: str, code: str) -> None:
+        outputs, errors = run_batch_lines(lines, seed=self.seed, rates=self.rates, done=done, expired_code=code)
+        self._batch_lines += len(lines) if done is None else done
+        for kind, rows in (("output", outputs), ("error", errors)):
+            if rows:
+                ident = f"file-{len(self.files) + 1:06d}"
+                data = _jsonl(rows)
+                self.files[ident] = ({"id": ident, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                                      "filename": f"{batch['id']}_{kind}.jsonl", "purpose": f"batch_{kind}"}, data)
+                batch[f"{kind}_file_id"] = ident
+        batch["status"] = status
+        batch["request_counts"] = {"total": len(lines), "completed": len(outputs), "failed": len(errors)}
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -380,7 +579,11 @@ class FakeServer:
                 except (asyncio.IncompleteReadError, ConnectionError, ValueError):
                     return
                 keep_alive = version.strip() == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-                reply = await self._dispatch(method, target.split("?", 1)[0], body)
+                path = target.split("?", 1)[0]
+                if "/files" in path or "/batches" in path:
+                    reply = self._batch_api(method, path, body, headers)
+                else:
+                    reply = await self._dispatch(method, path, body)
                 if reply is None:  # a hang, or a reply held by pause(): drop the connection
                     return
                 status, extra, payload, on_sent = reply
@@ -523,7 +726,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ratelimit-requests", type=int, default=None, help="send x-ratelimit-*-requests headers")
     p.add_argument("--ratelimit-tokens", type=int, default=None, help="send x-ratelimit-*-tokens headers")
     p.add_argument("--model", action="append", default=[], help="a name GET /v1/models lists (default: fake)")
+    p.add_argument("--run-batch", nargs=2, metavar=("REQUESTS", "RESULTS"),
+                   help="answer an OpenAI-batch-format request file offline (like vLLM's run_batch) and exit")
     a = p.parse_args(argv)
+    if a.run_batch:
+        rates = dict(zip(FAULT_KINDS, [a.rate_429, a.rate_500, a.rate_hang, a.rate_malformed, a.rate_invalid]))
+        with open(a.run_batch[0], "rb") as f:
+            outputs, errors = run_batch_lines([ln for ln in f if ln.strip()], seed=a.seed, rates=rates)
+        with open(a.run_batch[1], "wb") as f:
+            f.write(_jsonl(outputs + errors))
+        print(f"{len(outputs)} ok, {len(errors)} failed -> {a.run_batch[1]}", file=sys.stderr)
+        return
     server = FakeServer(
         latency=a.latency, spread=a.spread, seed=a.seed, rate_429=a.rate_429, rate_500=a.rate_500,
         rate_hang=a.rate_hang, rate_malformed=a.rate_malformed, rate_invalid=a.rate_invalid,
