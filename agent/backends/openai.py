@@ -159,11 +159,16 @@ class AdaptiveLimiter:
         self._last_decrease: float | None = None
         self._successes = 0
         self._cond: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._slot_epoch: contextvars.ContextVar[int | None] = contextvars.ContextVar("slot_epoch", default=None)
 
     def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
+        # One Condition per event loop: ``Agent.analyze_many`` runs each batch in a new loop,
+        # and a Condition from a closed loop fails with "bound to a different event loop".
+        loop = asyncio.get_running_loop()
+        if self._cond is None or self._loop is not loop:
+            self._cond, self._loop = asyncio.Condition(), loop
+            self.in_flight = 0  # slots of a finished loop are gone with it
         return self._cond
 
     async def __aenter__(self) -> "AdaptiveLimiter":
