@@ -227,7 +227,7 @@ def test_results_come_back_in_input_order_when_replies_arrive_out_of_order(api, 
 def test_one_agent_runs_two_batches(api, tmp_path):
     # Each analyze_many runs in its own event loop; the limiter must not keep the first one's.
     api.post("/chat/completions").mock(side_effect=EchoModel())
-    agent = make_agent(tmp_path, cache=False)
+    agent = make_agent(tmp_path, cache=False, concurrency=1)  # 1: calls wait for a slot
     first = list(agent.analyze_many([make_paper(i) for i in range(1, 4)]))
     second = list(agent.analyze_many([make_paper(i) for i in range(4, 7)]))
     assert [r.status for r in first + second] == ["ok"] * 6
