@@ -224,6 +224,26 @@ def test_results_come_back_in_input_order_when_replies_arrive_out_of_order(api, 
     assert abstract_of(echo.requests[-1]) == papers[0].abstract
 
 
+@pytest.mark.parametrize("mode", ["tools", "json"])
+def test_requests_need_none_of_the_sdks_parameter_transform(api, tmp_path, mode):
+    # Calls go through client.post, skipping create()'s TypedDict walk; that walk must
+    # still be a no-op on what we send (re-asks included), or the skip would change requests.
+    import asyncio as aio
+
+    from openai._utils._transform import async_maybe_transform
+    from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
+
+    bad = tool_body(reply_args(EVIDENCE, primary="bogus")) if mode == "tools" else json_body("not json")
+    route = api.post("/chat/completions").mock(
+        side_effect=[httpx.Response(200, json=bad), ok_response(reply_args(EVIDENCE), mode=mode)]
+    )
+    assert make_agent(tmp_path, cache=False, mode=mode).analyze(PAPER).status == "ok"
+    bodies = [body_of(call.request) for call in route.calls]
+    assert len(bodies) == 2 and len(bodies[1]["messages"]) > len(bodies[0]["messages"])  # a re-ask
+    for body in bodies:
+        assert aio.run(async_maybe_transform(body, CompletionCreateParamsNonStreaming)) == body
+
+
 def test_one_agent_runs_two_batches(api, tmp_path):
     # Each analyze_many runs in its own event loop; the limiter must not keep the first one's.
     api.post("/chat/completions").mock(side_effect=EchoModel())
