@@ -194,6 +194,8 @@ class FakeServer:
         self._successes: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
         self._ident = 0
+        self._first_request_at: float | None = None
+        self._last_success_at: float | None = None
         self.in_flight = 0
         self.max_in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -237,6 +239,10 @@ class FakeServer:
                 "faults": dict(self._faults),
                 "max_in_flight": self.max_in_flight,
                 "cpu_s": time.process_time(),  # the server process's CPU so far (benchmarks)
+                # time.monotonic() of the first chat request and of the last good reply since
+                # the last reset: the run as the endpoint saw it, client start-up excluded
+                "first_request_at": self._first_request_at,
+                "last_success_at": self._last_success_at,
             }
 
     def reset(self) -> None:
@@ -245,6 +251,7 @@ class FakeServer:
             self._successes.clear()
             self._faults.clear()
             self.max_in_flight = self.in_flight
+            self._first_request_at = self._last_success_at = None
 
     def wait_for(self, predicate: Callable[["FakeServer"], bool], timeout: float = 30.0, poll: float = 0.005) -> bool:
         """Poll ``predicate(self)`` until true or ``timeout`` seconds pass."""
@@ -413,6 +420,8 @@ class FakeServer:
         if self.on_request is not None:
             self.on_request(request)
         with self._lock:
+            if self._first_request_at is None:
+                self._first_request_at = time.monotonic()
             self._requests[title] += 1
             n = self._requests[title]
             self._ident += 1
@@ -459,6 +468,7 @@ class FakeServer:
     def _record_success(self, title: str) -> None:
         with self._lock:
             self._successes[title] += 1
+            self._last_success_at = time.monotonic()
 
 
 # ---------------------------------------------------------------------------- standalone

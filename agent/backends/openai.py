@@ -10,8 +10,11 @@
 - An AIMD limiter keeps at most ``concurrency`` calls in flight: a 429 waits its own
   ``Retry-After``; the pool shrinks by a fifth at most once per cool-down and grows back one
   step per ``limit`` successes (``AdaptiveLimiter``).
-- Calls are spread over several HTTP clients: one httpx pool collapses above ~64 requests in
-  flight (encode/httpx#3215), so each client carries at most ``PER_CLIENT`` of them.
+- HTTP goes through the SDK's aiohttp transport by default (``openai[aiohttp]``, see
+  ``agent/backends/transport.py``); on httpx, calls are spread over several clients because one
+  httpx pool collapses above ~64 requests in flight (encode/httpx#3215).
+- Requests are sent with the SDK's ``client.post`` rather than ``chat.completions.create``,
+  whose per-call parameter walk is a no-op on our requests (``_chat_poster``).
 """
 
 from __future__ import annotations
