@@ -14,7 +14,7 @@
   ``agent/backends/transport.py``); on httpx, calls are spread over several clients because one
   httpx pool collapses above ~64 requests in flight (encode/httpx#3215).
 - Requests are sent with the SDK's ``client.post`` rather than ``chat.completions.create``,
-  whose per-call parameter walk is a no-op on our requests (``_chat_poster``).
+  whose per-call parameter walk is a no-op on our requests (``OpenAIBackend._poster``).
 """
 
 from __future__ import annotations
@@ -356,7 +356,7 @@ class OpenAIBackend:
                     timeout=self.settings.timeout,
                     http_client=http,
                 )
-                create = instructor.patch(create=_chat_poster(raw), mode=mode)
+                create = instructor.patch(create=self._poster(raw), mode=mode)
                 client = instructor.AsyncInstructor(
                     client=raw, create=create, mode=mode, provider=instructor.Provider.OPENAI
                 )
@@ -405,23 +405,50 @@ class OpenAIBackend:
 
     # ------------------------------------------------------------------ one paper
     async def _call(self, paper: Paper) -> Any:
-        import openai
-
         client = self._client()
+        return await client.chat.completions.create(
+            model=self.model,
+            messages=self.prompt.messages(paper),
+            response_model=self._wrapped_model,
+            max_retries=self.settings.max_retries,
+            temperature=self.settings.temperature,
+            max_tokens=self.settings.max_tokens,
+        )
+
+    def _poster(self, raw: Any) -> Callable[..., Awaitable[Any]]:
+        """The create function instructor wraps: ``POST /chat/completions`` through ``raw``.
+
+        The SDK's ``chat.completions.create`` first walks every parameter against its TypedDicts
+        (``async_maybe_transform``) to rename aliased keys and format dates and files. Our
+        requests carry none of those, so the walk returns the body unchanged, yet it cost about
+        a fifth of our CPU per call. The SDK's documented ``client.post`` sends the same body
+        with the same headers, retries (none), timeout and error mapping, and parses the same
+        ``ChatCompletion``. ``tests/test_llm_backend.py`` checks the walk is still a no-op on
+        our requests.
+        """
+
+        async def create(**body: Any) -> Any:
+            return await self._post(raw, body)
+
+        return create
+
+    async def _post(self, raw: Any, body: dict[str, Any]) -> Any:
+        """One HTTP request, holding a limiter slot only while it is on the wire.
+
+        ``--concurrency`` counts requests in flight. Parsing and validating a reply (and
+        instructor's re-ask bookkeeping) happen after the slot is released, so with a wave of
+        replies the next requests go out without waiting for every reply of the wave to be
+        parsed; each re-ask takes a slot of its own.
+        """
+        import openai
+        from openai.types.chat import ChatCompletion
+
         async with self.limiter:
             started = time.perf_counter()
             try:
-                reply = await client.chat.completions.create(
-                    model=self.model,
-                    messages=self.prompt.messages(paper),
-                    response_model=self._wrapped_model,
-                    max_retries=self.settings.max_retries,
-                    temperature=self.settings.temperature,
-                    max_tokens=self.settings.max_tokens,
-                )
-            except Exception as exc:
-                if isinstance(_api_error(exc), openai.RateLimitError):
-                    self.limiter.rate_limited()
+                reply = await raw.post("/chat/completions", body=body, cast_to=ChatCompletion)
+            except openai.RateLimitError:
+                self.limiter.rate_limited()
                 raise
             finally:
                 spent = _call_seconds.get()
@@ -518,25 +545,6 @@ class OpenAIBackend:
             latency_ms=round(sum(spent) * 1000, 2),
             cost_usd=cost,
         )
-
-
-def _chat_poster(raw: Any) -> Callable[..., Awaitable[Any]]:
-    """``POST /chat/completions`` through ``raw`` (an ``openai.AsyncOpenAI``), for instructor.
-
-    The SDK's ``chat.completions.create`` first walks every parameter against its TypedDicts
-    (``async_maybe_transform``) to rename aliased keys and format dates and files. Our
-    requests carry none of those, so the walk returns the body unchanged, yet it cost about a
-    third of our CPU per call (6 message/tool variants tried per message). The SDK's
-    documented ``client.post`` sends the same body with the same headers, retries (none),
-    timeout and error mapping, and parses the same ``ChatCompletion``.
-    ``tests/test_llm_backend.py`` checks that the walk is still a no-op on our requests.
-    """
-    from openai.types.chat import ChatCompletion
-
-    async def create(**body: Any) -> Any:
-        return await raw.post("/chat/completions", body=body, cast_to=ChatCompletion)
-
-    return create
 
 
 def _on_request(*args: Any, **kwargs: Any) -> None:
