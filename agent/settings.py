@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request")
     http_client: HttpClient = Field(
         default="aiohttp",
-        description="HTTP transport under the openai SDK: aiohttp (openai[aiohttp], ~3x less CPU per "
-        "call) or httpx (the SDK's default; what respx mocks)",
+        description="HTTP transport under the openai SDK: aiohttp (openai[aiohttp], less CPU per "
+        "request, no pool collapse at 128 in flight) or httpx (the SDK's default; what respx mocks)",
     )
     retry_attempts: int = Field(default=6, ge=1, description="Tries per call on 429/5xx/timeouts")
     retry_max_wait: float = Field(default=60.0, gt=0, description="Longest single backoff, seconds")

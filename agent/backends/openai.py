@@ -370,8 +370,9 @@ class OpenAIBackend:
     def _http_clients(self, ssl_context: ssl.SSLContext) -> list[Any]:
         """The HTTP clients under the SDK: one aiohttp-backed client, or sharded httpx clients.
 
-        aiohttp (``openai.DefaultAioHttpClient``, from ``openai[aiohttp]``) spends about a third
-        of httpx's CPU per request and its pool does not degrade with many requests in flight.
+        aiohttp (``openai.DefaultAioHttpClient``, from ``openai[aiohttp]``): httpcore + anyio
+        were ~26 % of our busy CPU over sockets, aiohttp and its adapter are ~8 % (BENCHMARKS.md,
+        1a), and its pool does not degrade with many requests in flight.
         httpx stays available (``http_client="httpx"``) because respx mocks it; one httpx pool
         collapses above ~64 requests in flight (encode/httpx#3215), so calls are spread over
         ceil(concurrency / ``PER_CLIENT``) of them.

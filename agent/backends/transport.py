@@ -1,8 +1,9 @@
 """The aiohttp transport under the openai SDK, with connection errors reported as such.
 
 ``openai[aiohttp]`` puts ``httpx_aiohttp.AiohttpTransport`` under an ``httpx.AsyncClient``.
-Measured against ``bench/fake_server.py`` it costs about a third of httpx's CPU per request
-and keeps up at 128 requests in flight, where one httpx pool collapses (encode/httpx#3215).
+Profiled over sockets against ``bench/fake_server.py`` (BENCHMARKS.md, 1a), httpcore + anyio
+were ~26 % of the client's busy CPU and aiohttp + this adapter are ~8 %; it keeps up at 128
+requests in flight, where one httpx pool collapses (encode/httpx#3215).
 
 One thing is corrected here: httpx_aiohttp maps every ``aiohttp.ClientConnectionError`` to
 ``httpx.ConnectTimeout``, so a refused connection or a dropped keep-alive socket surfaces as
