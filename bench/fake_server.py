@@ -125,6 +125,11 @@ def build_output(request: dict[str, Any], fault: str | None = None) -> tuple[str
     """(arguments/content string, tool name, json_mode) for a 200 reply."""
     schema, tool, json_mode = _schema(request)
     title, abstract = paper_key(request)
+    properties = schema.get("properties", {})
+    if properties and "primary" not in properties:
+        # Another schema (bench/peer.py: daily-arXiv-ai-enhanced's tldr/motivation/method/
+        # result/conclusion): one short English sentence per string field.
+        return json.dumps({name: f"{name}: {TLDR}" for name in properties}), tool, json_mode
     labels = _labels(schema)
     obj: dict[str, Any] = {
         "primary": label_for(title, labels),
@@ -302,6 +307,8 @@ class FakeServer:
         self._successes: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
         self._ident = 0
+        self._first_request_at: float | None = None
+        self._last_success_at: float | None = None
         self.in_flight = 0
         self.max_in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -345,6 +352,11 @@ class FakeServer:
                 "faults": dict(self._faults),
                 "max_in_flight": self.max_in_flight,
                 "batch_lines": self._batch_lines,
+                "cpu_s": time.process_time(),  # the server process's CPU so far (benchmarks)
+                # time.monotonic() of the first chat request and of the last good reply since
+                # the last reset: the run as the endpoint saw it, client start-up excluded
+                "first_request_at": self._first_request_at,
+                "last_success_at": self._last_success_at,
             }
 
     def reset(self) -> None:
@@ -353,6 +365,7 @@ class FakeServer:
             self._successes.clear()
             self._faults.clear()
             self.max_in_flight = self.in_flight
+            self._first_request_at = self._last_success_at = None
 
     def wait_for(self, predicate: Callable[["FakeServer"], bool], timeout: float = 30.0, poll: float = 0.005) -> bool:
         """Poll ``predicate(self)`` until true or ``timeout`` seconds pass."""
@@ -643,6 +656,8 @@ class FakeServer:
         if request_mode(request) in self.reject_modes:
             return 400, {}, _error(REJECTIONS[request_mode(request)], "invalid_request_error"), None
         with self._lock:
+            if self._first_request_at is None:
+                self._first_request_at = time.monotonic()
             self._requests[title] += 1
             n = self._requests[title]
             self._ident += 1
@@ -702,6 +717,7 @@ class FakeServer:
     def _record_success(self, title: str) -> None:
         with self._lock:
             self._successes[title] += 1
+            self._last_success_at = time.monotonic()
 
 
 # ---------------------------------------------------------------------------- standalone

@@ -37,6 +37,9 @@ def _isolate_llm(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("OPENAI_", "PAPER_AGENT_")) and name != "PAPER_AGENT_CACHE_DIR":
             monkeypatch.delenv(name, raising=False)
+    # respx intercepts httpx's own transport; the default aiohttp transport is tested over
+    # sockets against bench/fake_server.py (test_faults.py, test_transport.py).
+    monkeypatch.setenv("PAPER_AGENT_HTTP_CLIENT", "httpx")
 
 
 _SSL_CONTEXTS: dict[str, Any] = {}

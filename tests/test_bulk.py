@@ -34,7 +34,8 @@ from agent.bulk import (
 )
 from agent.errors import BatchError, BatchNotReady, ConfigError
 from agent.pricing import load_prices, price_for
-from llm_fakes import (
+from llm_fakes import (  # noqa: I001
+    _isolate_llm,  # noqa: F401  (autouse: respx needs the httpx transport)
     ABSTRACT_RE,
     API_KEY,
     BASE_URL,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
+import random
 import time
 
 import httpx
@@ -158,7 +160,7 @@ def test_429_with_retry_after_is_honoured_then_succeeds(api, tmp_path):
     assert r.status == "ok" and route.call_count == 2
     assert sleep.calls == [7.0]
     assert r.usage.attempts == 2
-    assert agent.backend.limiter.limit == agent.settings.concurrency // 2  # AIMD halved on the 429
+    assert agent.backend.limiter.limit < agent.settings.concurrency  # AIMD cut once on the 429
 
 
 def test_retry_after_longer_than_max_wait_is_capped(api, tmp_path):
@@ -220,6 +222,35 @@ def test_results_come_back_in_input_order_when_replies_arrive_out_of_order(api, 
     results = list(make_agent(tmp_path, cache=False).analyze_many(papers))
     assert [r.id for r in results] == [p.id for p in papers]
     assert abstract_of(echo.requests[-1]) == papers[0].abstract
+
+
+@pytest.mark.parametrize("mode", ["tools", "json"])
+def test_requests_need_none_of_the_sdks_parameter_transform(api, tmp_path, mode):
+    # Calls go through client.post, skipping create()'s TypedDict walk; that walk must
+    # still be a no-op on what we send (re-asks included), or the skip would change requests.
+    import asyncio as aio
+
+    from openai._utils._transform import async_maybe_transform
+    from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
+
+    bad = tool_body(reply_args(EVIDENCE, primary="bogus")) if mode == "tools" else json_body("not json")
+    route = api.post("/chat/completions").mock(
+        side_effect=[httpx.Response(200, json=bad), ok_response(reply_args(EVIDENCE), mode=mode)]
+    )
+    assert make_agent(tmp_path, cache=False, mode=mode).analyze(PAPER).status == "ok"
+    bodies = [body_of(call.request) for call in route.calls]
+    assert len(bodies) == 2 and len(bodies[1]["messages"]) > len(bodies[0]["messages"])  # a re-ask
+    for body in bodies:
+        assert aio.run(async_maybe_transform(body, CompletionCreateParamsNonStreaming)) == body
+
+
+def test_one_agent_runs_two_batches(api, tmp_path):
+    # Each analyze_many runs in its own event loop; the limiter must not keep the first one's.
+    api.post("/chat/completions").mock(side_effect=EchoModel())
+    agent = make_agent(tmp_path, cache=False, concurrency=1)  # 1: calls wait for a slot
+    first = list(agent.analyze_many([make_paper(i) for i in range(1, 4)]))
+    second = list(agent.analyze_many([make_paper(i) for i in range(4, 7)]))
+    assert [r.status for r in first + second] == ["ok"] * 6
 
 
 # --------------------------------------------------------------------------- 5. timeouts, connection
@@ -370,36 +401,93 @@ def test_provider_prefixed_model_name_finds_its_price(api, tmp_path):
 # --------------------------------------------------------------------------- 13. units
 
 
-def test_limiter_halves_on_429_down_to_one():
-    lim = AdaptiveLimiter(8)
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _round(lim: AdaptiveLimiter, outcomes: list[bool]) -> None:
+    """``len(outcomes)`` calls in flight at once through ``lim``; True means the call got a 429."""
+    gate = asyncio.Event()
+
+    async def call(limited: bool) -> None:
+        async with lim:
+            await gate.wait()
+            lim.rate_limited() if limited else lim.succeeded()
+
+    tasks = [asyncio.create_task(call(limited)) for limited in outcomes]
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*tasks)
+
+
+@pytest.mark.anyio
+async def test_limiter_keeps_its_concurrency_under_a_steady_fifth_of_429s():
+    # issue 8 item 13: the old limiter halved on every 429 and ended at 2-3 of 32.
+    clock, rng = FakeClock(), random.Random(0)
+    lim = AdaptiveLimiter(32, clock=clock)
+    lowest = lim.limit
+    for _ in range(60):  # one round of `limit` calls per simulated second
+        await _round(lim, [rng.random() < 0.2 for _ in range(lim.limit)])
+        lowest = min(lowest, lim.limit)
+        clock.now += 1.0
+    assert lowest >= 20 and lim.limit >= 24
+
+
+@pytest.mark.anyio
+async def test_limiter_cuts_once_for_a_burst_of_429s():
+    lim = AdaptiveLimiter(20, clock=FakeClock())
+    await _round(lim, [True] * 20)
+    assert lim.limit == 16  # one decrease by a fifth, not twenty halvings
+
+
+@pytest.mark.anyio
+async def test_limiter_ignores_429s_from_calls_started_before_the_last_cut():
+    clock = FakeClock()
+    lim = AdaptiveLimiter(10, clock=clock, cooldown=0)
+    gate = asyncio.Event()
+
+    async def old_call() -> None:
+        async with lim:
+            await gate.wait()
+            lim.rate_limited()
+
+    late = asyncio.create_task(old_call())
+    await _round(lim, [True])  # 10 -> 8
+    clock.now += 100
+    gate.set()
+    await late  # ran under the old limit: no second cut
     assert lim.limit == 8
+
+
+@pytest.mark.anyio
+async def test_limiter_decreases_at_most_once_per_cooldown_and_never_below_the_floor():
+    clock = FakeClock()
+    lim = AdaptiveLimiter(16, floor=4, clock=clock, cooldown=5)
     seen = []
-    for _ in range(5):
-        lim.rate_limited()
-        seen.append(lim.limit)
-    assert seen == [4, 2, 1, 1, 1]
-
-
-def test_limiter_grows_by_one_after_limit_successes_never_above_max():
-    lim = AdaptiveLimiter(4)
-    lim.rate_limited()
-    lim.rate_limited()  # 4 -> 2 -> 1
-    history = []
     for _ in range(12):
-        lim.succeeded()
+        await _round(lim, [True])
+        seen.append(lim.limit)
+        clock.now += 2.5  # a cut every second round
+    assert seen == [12, 12, 9, 9, 7, 7, 5, 5, 4, 4, 4, 4]
+
+
+@pytest.mark.anyio
+async def test_limiter_grows_by_one_per_window_of_successes_despite_429s_between():
+    clock = FakeClock()
+    lim = AdaptiveLimiter(8, clock=clock)
+    await _round(lim, [True])  # 8 -> 6
+    history = []
+    for i in range(14):
+        await _round(lim, [i % 3 == 0])  # every third call a 429 inside the cool-down
         history.append(lim.limit)
-    # 1 success at limit 1 -> 2; 2 more -> 3; 3 more -> 4; then stays at the maximum
-    assert history == [2, 2, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4]
-
-
-def test_limiter_streak_restarts_after_a_429():
-    lim = AdaptiveLimiter(8)
-    lim.rate_limited()  # 4
-    for _ in range(3):
-        lim.succeeded()
-    lim.rate_limited()  # 2, streak reset
-    lim.succeeded()
-    assert lim.limit == 2
+    # 9 successes in 14 calls: 6 at limit 6 -> 7, then 3 of the 7 needed
+    assert history[-1] == 7 and max(history) == 7
 
 
 @pytest.mark.anyio

@@ -7,10 +7,14 @@
   visible): 429 (honouring ``Retry-After``), 5xx, timeouts and connection errors, with
   exponential backoff and jitter, bounded in attempts and total time. 4xx errors other than
   429 are never retried, and neither is a 429 that means the quota is spent.
-- An AIMD limiter keeps at most ``concurrency`` calls in flight, halves that on a 429 and
-  grows it back one step per ``limit`` successes.
-- Calls are spread over several HTTP clients: one httpx pool collapses above ~64 requests in
-  flight (encode/httpx#3215), so each client carries at most ``PER_CLIENT`` of them.
+- An AIMD limiter keeps at most ``concurrency`` calls in flight: a 429 waits its own
+  ``Retry-After``; the pool shrinks by a fifth at most once per cool-down and grows back one
+  step per ``limit`` successes (``AdaptiveLimiter``).
+- HTTP goes through the SDK's aiohttp transport by default (``openai[aiohttp]``, see
+  ``agent/backends/transport.py``); on httpx, calls are spread over several clients because one
+  httpx pool collapses above ~64 requests in flight (encode/httpx#3215).
+- Requests are sent with the SDK's ``client.post`` rather than ``chat.completions.create``,
+  whose per-call parameter walk is a no-op on our requests (``OpenAIBackend._poster``).
 """
 
 from __future__ import annotations
@@ -139,18 +143,54 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
 
 
 class AdaptiveLimiter:
-    """AIMD concurrency: halve on 429, add one after ``limit`` successes in a row."""
+    """AIMD concurrency for one endpoint, in the shape of inspect_ai's adaptive connections.
 
-    def __init__(self, maximum: int) -> None:
+    - **Additive increase**: +1 after every ``limit`` successes (one window). A 429 in between
+      does not restart the count: a steady trickle of 429s is handled per request (each waits
+      its own ``Retry-After`` without holding a slot) and must not pin the pool at its floor.
+    - **Multiplicative decrease**: ``limit * DECREASE`` on a 429, at most once per cool-down.
+      A 429 from a call that started before the last decrease ran under the old limit and is
+      ignored, and so is one within ``cooldown`` seconds of the last decrease; so a burst of
+      429s cuts once, not once per 429 (the old rule halved on every 429 and, with 20 % of
+      429s at ``-j 32``, ended at 2-3 in flight). Successes of calls started before the last
+      decrease do not count towards growth either.
+    - **Floor and ceiling**: ``floor`` <= limit <= ``maximum``.
+
+    ``rate_limited()`` and ``succeeded()`` are called inside ``async with limiter:``; the slot's
+    epoch (the number of decreases when it was taken) travels in a ``ContextVar``.
+    """
+
+    DECREASE = 0.8
+    COOLDOWN_S = 10.0
+
+    def __init__(
+        self,
+        maximum: int,
+        *,
+        floor: int = 1,
+        cooldown: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.maximum = maximum
+        self.floor = max(1, min(floor, maximum))
         self.limit = maximum
         self.in_flight = 0
-        self._streak = 0
+        self.cooldown = self.COOLDOWN_S if cooldown is None else cooldown
+        self._clock = clock
+        self._epoch = 0
+        self._last_decrease: float | None = None
+        self._successes = 0
         self._cond: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slot_epoch: contextvars.ContextVar[int | None] = contextvars.ContextVar("slot_epoch", default=None)
 
     def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
+        # One Condition per event loop: ``Agent.analyze_many`` runs each batch in a new loop,
+        # and a Condition from a closed loop fails with "bound to a different event loop".
+        loop = asyncio.get_running_loop()
+        if self._cond is None or self._loop is not loop:
+            self._cond, self._loop = asyncio.Condition(), loop
+            self.in_flight = 0  # slots of a finished loop are gone with it
         return self._cond
 
     async def __aenter__(self) -> "AdaptiveLimiter":
@@ -158,23 +198,40 @@ class AdaptiveLimiter:
         async with cond:
             await cond.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
+        self._slot_epoch.set(self._epoch)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._slot_epoch.set(None)
         cond = self._condition()
         async with cond:
             self.in_flight -= 1
             cond.notify(1)  # one slot freed: wake one waiter, not all of them
 
+    def _current(self) -> bool:
+        """Whether the calling slot was taken under the current limit (after the last decrease)."""
+        epoch = self._slot_epoch.get()
+        return epoch is None or epoch == self._epoch
+
     def rate_limited(self) -> None:
-        self.limit = max(1, self.limit // 2)
-        self._streak = 0
+        now = self._clock()
+        if not self._current():
+            return  # started under the old, higher limit: already accounted for
+        if self._last_decrease is not None and now - self._last_decrease < self.cooldown:
+            return
+        self._epoch += 1
+        self._last_decrease = now
+        self._successes = 0
+        self.limit = max(self.floor, min(self.limit - 1, int(self.limit * self.DECREASE)))
+        log.info("concurrency lowered to %d after a 429", self.limit)
 
     def succeeded(self) -> None:
-        self._streak += 1
-        if self._streak >= self.limit and self.limit < self.maximum:
+        if not self._current():
+            return
+        self._successes += 1
+        if self._successes >= self.limit and self.limit < self.maximum:
             self.limit += 1
-            self._streak = 0
+            self._successes = 0
             if self._cond is not None:
                 # Wake waiters outside a held lock: schedule the notify.
                 asyncio.get_running_loop().create_task(self._wake())
@@ -402,23 +459,16 @@ class OpenAIBackend:
     def _client(self) -> Any:
         if not self._clients:
             import certifi
-            import httpx
             import instructor
             import openai
 
             # Wrapped once: given a plain model, instructor re-wraps it on every call (~2 ms).
             # Done here, not in __init__, so a fully cached run never imports instructor.
             self._wrap()
-            n = max(1, math.ceil(self.settings.concurrency / PER_CLIENT))
             mode = self._instructor_mode()
             # One SSL context for all clients: each builds its own otherwise (~45 ms apiece).
             ssl_context = ssl.create_default_context(cafile=certifi.where())
-            for _ in range(n):
-                http = httpx.AsyncClient(
-                    limits=httpx.Limits(max_connections=PER_CLIENT * 2, max_keepalive_connections=PER_CLIENT),
-                    timeout=self.settings.timeout,
-                    verify=ssl_context,
-                )
+            for http in self._http_clients(ssl_context):
                 raw = openai.AsyncOpenAI(
                     api_key=self._secret or "not-needed",  # local servers accept any key
                     base_url=self.base_url,
@@ -426,7 +476,10 @@ class OpenAIBackend:
                     timeout=self.settings.timeout,
                     http_client=http,
                 )
-                client = instructor.from_openai(raw, mode=mode)
+                create = instructor.patch(create=self._poster(raw), mode=mode)
+                client = instructor.AsyncInstructor(
+                    client=raw, create=create, mode=mode, provider=instructor.Provider.OPENAI
+                )
                 client.on("completion:kwargs", _on_request)
                 client.on("completion:response", _on_response)
                 client.on("completion:error", _on_error)
@@ -434,6 +487,35 @@ class OpenAIBackend:
         client = self._clients[self._next % len(self._clients)]
         self._next += 1
         return client
+
+    def _http_clients(self, ssl_context: ssl.SSLContext) -> list[Any]:
+        """The HTTP clients under the SDK: one aiohttp-backed client, or sharded httpx clients.
+
+        aiohttp (``openai.DefaultAioHttpClient``, from ``openai[aiohttp]``): httpcore + anyio
+        were ~26 % of our busy CPU over sockets, aiohttp and its adapter are ~8 % (BENCHMARKS.md,
+        1a), and its pool does not degrade with many requests in flight.
+        httpx stays available (``http_client="httpx"``) because respx mocks it; one httpx pool
+        collapses above ~64 requests in flight (encode/httpx#3215), so calls are spread over
+        ceil(concurrency / ``PER_CLIENT``) of them.
+        """
+        import httpx
+        import openai
+
+        conc = self.settings.concurrency
+        if self.settings.http_client == "aiohttp":
+            try:
+                from agent.backends.transport import ReportingAiohttpTransport
+            except ImportError:
+                raise ConfigError(
+                    "http_client=aiohttp needs the aiohttp extra: pip install 'openai[aiohttp]' "
+                    "(or set PAPER_AGENT_HTTP_CLIENT=httpx)"
+                ) from None
+            limits = httpx.Limits(max_connections=conc + 8, max_keepalive_connections=conc + 8)
+            transport = ReportingAiohttpTransport(verify=ssl_context, limits=limits)
+            return [openai.DefaultAioHttpClient(transport=transport, timeout=self.settings.timeout)]
+        n = max(1, math.ceil(conc / PER_CLIENT))
+        limits = httpx.Limits(max_connections=PER_CLIENT * 2, max_keepalive_connections=PER_CLIENT)
+        return [httpx.AsyncClient(limits=limits, timeout=self.settings.timeout, verify=ssl_context) for _ in range(n)]
 
     async def aclose(self) -> None:
         for client in self._clients:
@@ -446,18 +528,53 @@ class OpenAIBackend:
     # ------------------------------------------------------------------ one paper
     async def _call(self, paper: Paper) -> Any:
         client = self._client()
+        return await client.chat.completions.create(
+            response_model=self._wrapped_model,
+            max_retries=self.settings.max_retries,
+            **self.create_kwargs(paper),
+        )
+
+    def _poster(self, raw: Any) -> Callable[..., Awaitable[Any]]:
+        """The create function instructor wraps: ``POST /chat/completions`` through ``raw``.
+
+        The SDK's ``chat.completions.create`` first walks every parameter against its TypedDicts
+        (``async_maybe_transform``) to rename aliased keys and format dates and files. Our
+        requests carry none of those, so the walk returns the body unchanged, yet it cost about
+        a fifth of our CPU per call. The SDK's documented ``client.post`` sends the same body
+        with the same headers, retries (none), timeout and error mapping, and parses the same
+        ``ChatCompletion``. ``tests/test_llm_backend.py`` checks the walk is still a no-op on
+        our requests.
+        """
+
+        async def create(**body: Any) -> Any:
+            return await self._post(raw, body)
+
+        return create
+
+    async def _post(self, raw: Any, body: dict[str, Any]) -> Any:
+        """One HTTP request, holding a limiter slot only while it is on the wire.
+
+        ``--concurrency`` counts requests in flight. Parsing and validating a reply (and
+        instructor's re-ask bookkeeping) happen after the slot is released, so with a wave of
+        replies the next requests go out without waiting for every reply of the wave to be
+        parsed; each re-ask takes a slot of its own.
+        """
+        import openai
+        from openai.types.chat import ChatCompletion
+
         async with self.limiter:
             started = time.perf_counter()
             try:
-                return await client.chat.completions.create(
-                    response_model=self._wrapped_model,
-                    max_retries=self.settings.max_retries,
-                    **self.create_kwargs(paper),
-                )
+                reply = await raw.post("/chat/completions", body=body, cast_to=ChatCompletion)
+            except openai.RateLimitError:
+                self.limiter.rate_limited()
+                raise
             finally:
                 spent = _call_seconds.get()
                 if spent is not None:
                     spent.append(time.perf_counter() - started)
+            self.limiter.succeeded()
+            return reply
 
     def _wait(self, retry_state: Any) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -470,11 +587,7 @@ class OpenAIBackend:
         return backoff
 
     def _before_sleep(self, retry_state: Any) -> None:
-        import openai
-
         exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if exc is not None and isinstance(_api_error(exc), openai.RateLimitError):
-            self.limiter.rate_limited()
         log.info("retrying after %s (attempt %d)", exc.__class__.__name__ if exc else "?", retry_state.attempt_number)
 
     async def analyze(self, paper: Paper) -> Analysis:
@@ -528,7 +641,6 @@ class OpenAIBackend:
             _abstract.reset(tokens[1])
             _call_seconds.reset(tokens[2])
             _replies.reset(replies_token)
-        self.limiter.succeeded()
         usage = self._usage(attempts, spent)
         return Analysis(
             primary=reply.primary,
