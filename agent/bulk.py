@@ -844,7 +844,7 @@ def batch_collect(
     *,
     settings: Settings | None = None,
     output: str | Path | None = None,
-    fmt: str = "jsonl",
+    fmt: str | None = None,
     repair: bool = False,
     api: BatchAPI | None = None,
 ) -> CollectReport:
@@ -943,7 +943,7 @@ def batch_import(
     manifest: str | Path | None = None,
     settings: Settings | None = None,
     output: str | Path | None = None,
-    fmt: str = "jsonl",
+    fmt: str | None = None,
     repair: bool = False,
 ) -> CollectReport:
     """Validate an engine's results file(s) against the requests they answer; cache and write them.
@@ -1013,7 +1013,7 @@ def triage_batch(
     agent: Agent,
     *,
     output: str | Path | None = None,
-    fmt: str = "jsonl",
+    fmt: str | None = None,
     input_format: str | None = None,
     poll: float = 30.0,
     repair: bool = False,

@@ -512,7 +512,9 @@ def batch_list_cmd(cache_dir: Optional[Path] = CacheDirOpt) -> None:
 def batch_collect_cmd(
     ids: list[str] = typer.Argument(..., help="Batch ids (or local ids)"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
-    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | md"),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)"
+    ),
     repair: bool = typer.Option(False, "--repair", help="Re-ask invalid and failed papers online"),
     cache_dir: Optional[Path] = CacheDirOpt,
 ) -> None:
@@ -568,7 +570,9 @@ def batch_import_cmd(
     requests: Path = typer.Option(..., "--requests", help="The request file `batch export` wrote"),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Its manifest (default: next to the request file)"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
-    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | md"),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)"
+    ),
     repair: bool = typer.Option(False, "--repair", help="Re-ask invalid and failed papers online"),
     cache_dir: Optional[Path] = CacheDirOpt,
 ) -> None:

@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
+from agent.backoff import retry_after
 from agent.cache import PageCache
 from agent.errors import ConfigError, InputError, PaperAgentError
 from agent.ingest import AtomFeed, arxiv_id, read_atom
@@ -139,24 +140,7 @@ class _Retryable(Exception):
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    if not isinstance(exc, _Retryable):
-        return None
-    value = exc.response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        import email.utils
-
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+    return retry_after(exc.response.headers) if isinstance(exc, _Retryable) else None
 
 
 def _transient(exc: BaseException) -> bool:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import datetime
-import email.utils
 import json
 import logging
 import math
@@ -35,6 +33,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
+from agent.backoff import retry_after
 from agent.backends.base import Analysis, CallFailed, InvalidOutput
 from agent.backends.quirks import ReplyLog, ReplyNormaliser, ReplyNote, describe_status_error, repair_completion, snippet
 from agent.errors import ConfigError
@@ -265,32 +264,23 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def _analysis(reply: Any, usage: Usage, attempts: list[Usage]) -> Analysis:
+    """A validated reply (online or from a batch results file) as the backend's answer."""
+    return Analysis(
+        primary=reply.primary,
+        secondary=list(reply.secondary),
+        confidence=float(reply.confidence),
+        tldr=reply.tldr,
+        evidence=reply.evidence,
+        usage=usage,
+        attempts=attempts,
+    )
+
+
 def retry_after_seconds(exc: BaseException) -> float | None:
     """Seconds from a ``Retry-After`` / ``retry-after-ms`` header, if the server sent one."""
     response = getattr(_api_error(exc), "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None  # unreadable: fall back to exponential backoff
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return max(0.0, parsed.timestamp() - time.time())
+    return retry_after(getattr(response, "headers", None))
 
 
 def redact(message: str, secret: str | None) -> str:
@@ -445,15 +435,7 @@ class OpenAIBackend:
             raise InvalidOutput(f"output failed validation: {self._message(exc)}", usage) from None
         finally:
             _abstract.reset(token)
-        return Analysis(
-            primary=reply.primary,
-            secondary=list(reply.secondary),
-            confidence=float(reply.confidence),
-            tldr=reply.tldr,
-            evidence=reply.evidence,
-            usage=usage,
-            attempts=[usage],
-        )
+        return _analysis(reply, usage, [usage])
 
     # ------------------------------------------------------------------ clients
     def _client(self) -> Any:
@@ -641,16 +623,7 @@ class OpenAIBackend:
             _abstract.reset(tokens[1])
             _call_seconds.reset(tokens[2])
             _replies.reset(replies_token)
-        usage = self._usage(attempts, spent)
-        return Analysis(
-            primary=reply.primary,
-            secondary=list(reply.secondary),
-            confidence=float(reply.confidence),
-            tldr=reply.tldr,
-            evidence=reply.evidence,
-            usage=usage,
-            attempts=attempts,
-        )
+        return _analysis(reply, self._usage(attempts, spent), attempts)
 
     def _message(self, exc: BaseException) -> str:
         from pydantic import ValidationError
