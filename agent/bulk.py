@@ -112,7 +112,7 @@ def _header(agent: Agent, **extra: Any) -> dict[str, Any]:
         "prompt_version": backend.prompt_version,
         "taxonomy": json.loads(agent.taxonomy.canonical_json),
         "taxonomy_tag": agent.taxonomy.tag,
-        "components": agent._keys.component_digests,
+        "components": agent.key_components,
         **extra,
     }
 
@@ -187,7 +187,7 @@ class Manifest:
             max_tokens=h["max_tokens"], max_retries=h.get("max_retries"), prompt_version=h["prompt_version"],
             taxonomy=taxonomy, settings=base,
         )  # fmt: skip
-        mine = agent._keys.component_digests
+        mine = agent.key_components
         differ = sorted(k for k in set(mine) | set(h["components"]) if mine.get(k) != h["components"].get(k))
         if differ:
             agent.close()
@@ -771,16 +771,16 @@ def _ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: d
                 continue
             outcomes[key] = Outcome("ok", usage=analysis.usage)
             if agent.cache.get(key) is None:
-                result = agent._result(
+                result = agent.result_for(
                     paper, primary=analysis.primary, secondary=analysis.secondary, confidence=analysis.confidence,
                     tldr=analysis.tldr, evidence=analysis.evidence, usage=analysis.usage,
                 )  # fmt: skip
-                agent.cache.set(key, result, analysis.attempts, agent._keys.component_digests)
+                agent.cache.set(key, result, analysis.attempts, agent.key_components)
 
 
 def _result_for(agent: Agent, paper: Paper, key: str, outcome: Outcome | None, missing: str, repaired: dict[str, PaperResult]) -> PaperResult:
     if outcome is not None and outcome.status == "skipped":
-        return agent._result(paper, status="skipped", error=outcome.error)
+        return agent.result_for(paper, status="skipped", error=outcome.error)
     if key in repaired:
         return repaired[key]
     hit = agent.cache.get(key)
@@ -789,8 +789,8 @@ def _result_for(agent: Agent, paper: Paper, key: str, outcome: Outcome | None, m
         hit.cached = outcome is None or outcome.status != "ok"  # this batch's own results are new
         return hit
     if outcome is None:
-        return agent._result(paper, status="error", error=missing)
-    return agent._result(paper, status=outcome.status, error=outcome.error, usage=outcome.usage or Usage())
+        return agent.result_for(paper, status="error", error=missing)
+    return agent.result_for(paper, status=outcome.status, error=outcome.error, usage=outcome.usage or Usage())
 
 
 def _repair(agent: Agent, papers: list[tuple[str, Paper]]) -> dict[str, PaperResult]:

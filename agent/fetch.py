@@ -597,9 +597,9 @@ def iter_inputs(
 
 def write_papers(papers: Iterable[Paper], output: str | Path | None) -> int:
     """Write ``Paper`` JSONL to ``output`` (stdout if None) via ``FILE.partial``; return the count."""
-    from agent.outputs import _Target
+    from agent.outputs import AtomicTarget
 
-    target = _Target(Path(output) if output not in (None, "-") else None)
+    target = AtomicTarget(Path(output) if output not in (None, "-") else None)
     n = 0
     try:
         for paper in papers:

@@ -84,7 +84,7 @@ class ResultWriter(Protocol):
     def fail(self) -> Path | None: ...
 
 
-class _Target:
+class AtomicTarget:
     """Where bytes go: stdout, or ``path.partial`` renamed to ``path`` on close."""
 
     def __init__(self, path: Path | None) -> None:
@@ -164,7 +164,7 @@ class _Target:
 
 class JsonlWriter:
     def __init__(self, path: Path | None) -> None:
-        self.target = _Target(path)
+        self.target = AtomicTarget(path)
 
     def write(self, result: PaperResult) -> None:
         self.target.write(result.model_dump_json() + "\n")
@@ -181,7 +181,7 @@ class JsonlWriter:
 
 class CsvWriter:
     def __init__(self, path: Path | None) -> None:
-        self.target = _Target(path)
+        self.target = AtomicTarget(path)
         self._buf = io.StringIO()
         self._csv = csv.DictWriter(self._buf, fieldnames=CSV_FIELDS)
         self._csv.writeheader()
@@ -210,7 +210,7 @@ class MarkdownWriter:
     """An English digest grouped by method type, with a table of contents."""
 
     def __init__(self, path: Path | None, taxonomy: Taxonomy, notice: str | None = None) -> None:
-        self.target = _Target(path)
+        self.target = AtomicTarget(path)
         self.taxonomy = taxonomy
         self.notice = notice
         self.results: list[PaperResult] = []

@@ -173,7 +173,7 @@ class Agent:
     def _lookup(self, paper: Paper) -> tuple[PaperResult | None, str]:
         if not paper.abstract.strip():
             where = f" ({paper.source_file}:{paper.source_line})" if paper.source_file else ""
-            return self._result(paper, status="skipped", error=f"no abstract{where}"), ""
+            return self.result_for(paper, status="skipped", error=f"no abstract{where}"), ""
         key = self._keys.key(paper)
         if self.cache is not None and not self.refresh:
             hit = self.cache.get(key)
@@ -190,8 +190,8 @@ class Agent:
         if not usage.latency_ms:
             usage = usage.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 2)})
         if isinstance(outcome, BackendFailure):
-            return self._result(paper, status=outcome.status, error=str(outcome), usage=usage)
-        result = self._result(
+            return self.result_for(paper, status=outcome.status, error=str(outcome), usage=usage)
+        result = self.result_for(
             paper,
             primary=outcome.primary,
             secondary=outcome.secondary,
@@ -204,7 +204,14 @@ class Agent:
             self.cache.set(key, result, outcome.attempts or [usage], self._keys.component_digests)
         return result
 
-    def _result(self, paper: Paper, **fields: Any) -> PaperResult:
+    @property
+    def key_components(self) -> dict[str, str]:
+        """Digests of what every cache key of this agent is made of (model, prompt, taxonomy...):
+        a batch manifest records them so results are only ever stored under matching settings."""
+        return self._keys.component_digests
+
+    def result_for(self, paper: Paper, **fields: Any) -> PaperResult:
+        """A ``PaperResult`` for ``paper`` stamped with this agent's backend, model and taxonomy."""
         return PaperResult(
             id=paper.id,
             title=paper.title,
