@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import Agent, Paper, load_dataset, load_taxonomy
+from agent import Agent, DatasetError, Paper, load_dataset, load_taxonomy
 from agent.backends.linear import LinearModel
 from agent.backends.offline import OfflineBackend
 from agent.evaluate.runner import resolve_dataset
@@ -26,13 +26,20 @@ EVALS = ROOT / "evals"
 LABELS = ("rag", "generative_rec", "rl_rec", "debiasing", "other")
 
 
-def test_builtin_names_resolve_to_the_shipped_files() -> None:
+def test_builtin_names_resolve_to_the_shipped_files(tmp_path: Path) -> None:
     for name, file in (("seeds", "seed_dataset.jsonl"), ("dev", "dev.jsonl"), ("test", "test.jsonl")):
         info = resolve_dataset(name)
         assert info.name == name
         assert info.path.read_bytes() == (EVALS / file).read_bytes()
     assert resolve_dataset(None).name == "test"
-    assert resolve_dataset("mine.jsonl").path == Path("mine.jsonl")
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("", encoding="utf-8")
+    assert (resolve_dataset(mine).name, resolve_dataset(mine).path) == ("mine.jsonl", mine)
+
+
+def test_an_unknown_dataset_name_lists_the_built_in_ones() -> None:
+    with pytest.raises(DatasetError, match=r"nosuch: no such dataset file \(the built-in datasets are seeds, dev, test\)"):
+        resolve_dataset("nosuch")
 
 
 def test_splits_are_disjoint_and_every_label_has_test_support() -> None:

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agent.errors import DatasetError
 from agent.evaluate.dataset import check_labels, dataset_papers, load_dataset, load_results
 from agent.evaluate.metrics import EvalReport, HumanAgreement, evaluate
 from agent.evaluate.report import write_reports
@@ -62,6 +63,8 @@ def resolve_dataset(spec: str | Path | None = None) -> DatasetInfo:
             human_agreement=meta.get("human_agreement"),
         )
     path = Path(name)
+    if not path.exists():
+        raise DatasetError(f"{name}: no such dataset file (the built-in datasets are {', '.join(BUILTIN_DATASETS)})")
     return DatasetInfo(name=path.name, path=path)
 
 
