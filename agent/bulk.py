@@ -39,8 +39,8 @@ from typing import Any
 
 from agent.backends.base import InvalidOutput
 from agent.errors import BatchError, BatchNotReady, ConfigError, PaperAgentError
-from agent.ingest import iter_papers
-from agent.outputs import make_writer
+from agent.ingest import expand_paths, iter_papers, refuse_output_among_inputs
+from agent.outputs import make_writer, resolve_format
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
 from agent.settings import Settings
@@ -1025,6 +1025,10 @@ def triage_batch(
 ) -> CollectReport:
     """``paper-agent run --batch``: submit the uncached papers, wait, collect, write all results in input order."""
     inputs = list(inputs)
+    # The same checks as ``run`` before anything is sent (and paid for): the format, and an
+    # output that is also an input.
+    resolve_format(fmt, output)
+    refuse_output_among_inputs(expand_paths(inputs), output)
     submitted = batch_submit(inputs, agent, input_format=input_format, max_per_batch=max_per_batch, api=api)
     if on_submit is not None:
         on_submit(submitted)

@@ -32,7 +32,7 @@ from agent.bulk import (
     manifest_path_for,
     triage_batch,
 )
-from agent.errors import BatchError, BatchNotReady, ConfigError
+from agent.errors import BatchError, BatchNotReady, ConfigError, InputError
 from agent.pricing import load_prices, price_for
 from llm_fakes import (  # noqa: I001
     _isolate_llm,  # noqa: F401  (autouse: respx needs the httpx transport)
@@ -480,6 +480,16 @@ def test_run_batch_submits_waits_and_writes_every_paper_in_input_order(tmp_path:
     assert [(r["status"], r["cached"]) for r in rows] == [("ok", True)] + [("ok", False)] * 3 + [("skipped", False)]
     assert chat.call_count == 1 and len(polls) >= 3 and polls[-1] == (3, 3)
     assert report.stats.statuses["ok"] == 4
+
+
+def test_run_batch_refuses_an_output_that_is_an_input_before_submitting(tmp_path: Path, service: BatchService, api: Any) -> None:
+    path = write_papers(tmp_path / "p.jsonl", [make_paper(i) for i in range(2)])
+    before = path.read_bytes()
+    agent, _, batch_api = setup(tmp_path)
+    with pytest.raises(InputError, match="is also an input file"):
+        triage_batch([path], agent, output=path, api=batch_api, sleep=noop)
+    assert path.read_bytes() == before
+    assert not service.uploads and not service.batches  # nothing was uploaded or created
 
 
 # --------------------------------------------------------------------------- import
