@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from agent.backends.linear import featurize  # noqa: E402
 from agent.backends.offline import OFFLINE_VERSION, OfflineBackend  # noqa: E402
 from agent.evaluate.dataset import DatasetItem, dataset_papers, load_dataset  # noqa: E402
+from agent.evaluate.metrics import label_set_f1, macro_f1  # noqa: E402
 from agent.taxonomy import load_taxonomy  # noqa: E402
 
 DEV = ROOT / "evals" / "dev.jsonl"
@@ -101,16 +102,6 @@ def _fit(X, y, c: float, class_weight: str | None):  # type: ignore[no-untyped-d
     return LogisticRegression(C=c, class_weight=class_weight, solver="newton-cg", max_iter=1000, tol=1e-10).fit(X, y)
 
 
-def _macro_f1(gold: list[str], pred: list[str], labels: list[str]) -> float:
-    f1s = []
-    for lab in labels:
-        tp = sum(g == p == lab for g, p in zip(gold, pred))
-        fp = sum(p == lab != g for g, p in zip(gold, pred))
-        fn = sum(g == lab != p for g, p in zip(gold, pred))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(f1s) / len(f1s)
-
-
 def out_of_fold(feats, y, labels, c, class_weight):  # type: ignore[no-untyped-def]
     """Out-of-fold probability rows (in ``labels`` order) from stratified 5-fold CV."""
     from sklearn.model_selection import StratifiedKFold
@@ -127,15 +118,12 @@ def out_of_fold(feats, y, labels, c, class_weight):  # type: ignore[no-untyped-d
 
 
 def _label_set_f1(items: list[DatasetItem], probs: list[list[float]], labels: list[str], cut: float) -> float:
-    tp = fp = fn = 0
-    for item, row in zip(items, probs):
+    """Out-of-fold label-set F1 if labels with probability >= ``cut`` were reported as secondary."""
+    pred_sets = []
+    for row in probs:
         top = labels[max(range(len(row)), key=lambda k: row[k])]
-        pred = {top} | {lab for lab, p in zip(labels, row) if lab not in (top, "other") and p >= cut}
-        gold = {item.primary, *item.secondary}
-        tp += len(pred & gold)
-        fp += len(pred - gold)
-        fn += len(gold - pred)
-    return 2 * tp / (2 * tp + fp + fn)
+        pred_sets.append({top} | {lab for lab, p in zip(labels, row) if lab not in (top, "other") and p >= cut})
+    return label_set_f1([{it.primary, *it.secondary} for it in items], pred_sets)
 
 
 def train(with_seeds: bool = True, log=print) -> dict:  # type: ignore[no-untyped-def]
@@ -162,7 +150,7 @@ def _train(with_seeds: bool, log) -> dict:  # type: ignore[no-untyped-def]
         for c in C_GRID:
             probs = out_of_fold(feats, y, labels, c, class_weight)
             pred = [labels[max(range(len(r)), key=lambda k: r[k])] for r in probs]
-            f1 = _macro_f1(y, pred, labels)
+            f1 = macro_f1(y, pred, labels)
             acc = sum(p == g for p, g in zip(pred, y)) / len(y)
             log(f"cv  C={c:<5} class_weight={class_weight!s:<8}  macro-F1 {f1:.3f}  accuracy {acc:.3f}")
             if best is None or f1 > best[0] + 1e-9:

@@ -19,17 +19,12 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from agent.evaluate.metrics import cohen_kappa  # noqa: E402
+
 SEED = 80
 N = 80
-
-
-def cohen_kappa(a: list[str], b: list[str]) -> float:
-    """Cohen's kappa: agreement beyond what the two label distributions give by chance."""
-    n = len(a)
-    observed = sum(x == y for x, y in zip(a, b)) / n
-    ca, cb = Counter(a), Counter(b)
-    expected = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
-    return (observed - expected) / (1 - expected)
 
 
 def main(second_path: str) -> None:
