@@ -14,15 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
-from agent.ingest import expand_paths, iter_papers, refuse_output_among_inputs
+from agent.ingest import expand_paths, is_arxiv_source, iter_papers, refuse_output_among_inputs
 from agent.outputs import make_writer, resolve_format
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult
-
-
-def _is_arxiv_source(item: str | Path) -> bool:
-    """``arxiv:cs.IR`` and the like (a file that happens to have such a name stays a file)."""
-    return str(item).lower().startswith("arxiv:") and not Path(item).exists()
 
 
 def triage(
@@ -55,10 +50,14 @@ def triage(
     """
     stats = RunStats()
     inputs = list(inputs)
-    sources = [i for i in inputs if _is_arxiv_source(i)]
+    sources = [i for i in inputs if is_arxiv_source(i)]
+    dated = [k for k in ("date", "since", "until") if (fetch or {}).get(k)]
+    if dated and not sources:
+        raise ConfigError(f"--{dated[0]} applies to arxiv: inputs (e.g. arxiv:cs.IR), and none was given")
     # Everything a user can get wrong is checked before any input is read or output touched.
     fmt = resolve_format(fmt, output)
-    files = expand_paths([i for i in inputs if not _is_arxiv_source(i)], on_skip=stats.skip_file)
+    # With arXiv sources the files are read by iter_inputs, which reports skipped ones itself.
+    files = expand_paths([i for i in inputs if not is_arxiv_source(i)], on_skip=None if sources else stats.skip_file)
     refuse_output_among_inputs(files, output)
     previous: dict[str, PaperResult] = {}
     if retry_errors is not None:
@@ -74,9 +73,6 @@ def triage(
         options = {"settings": agent.settings, "cache": agent.cache is not None, "refresh": agent.refresh, **(fetch or {})}
         stream = iter_inputs(inputs, input_format, on_note=on_note, on_skip=stats.skip_file, **options)
     else:
-        dated = [k for k in ("date", "since", "until") if (fetch or {}).get(k)]
-        if dated:
-            raise ConfigError(f"--{dated[0]} applies to arxiv: inputs (e.g. arxiv:cs.IR), and none was given")
         stream = iter_papers(files, input_format, on_skip=stats.skip_file)
     first = next(stream, None)
     if first is None and sources:  # an arXiv day can be empty (a weekend); an empty file is an InputError

@@ -39,7 +39,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_afte
 from agent.backoff import retry_after
 from agent.cache import PageCache
 from agent.errors import ConfigError, InputError, PaperAgentError
-from agent.ingest import AtomFeed, arxiv_id, read_atom
+from agent.ingest import ARXIV_SOURCE_PREFIX, AtomFeed, arxiv_id, is_arxiv_source, read_atom
 from agent.schema import Paper
 from agent.settings import Settings
 
@@ -54,7 +54,6 @@ EMPTY_PAGE_TRIES = 3  # the API sometimes answers a page with no entries; ask ag
 # Friday submission is announced on Monday evening), more around holidays.
 SETTLE_DAYS = 7
 CATEGORY_RE = re.compile(r"^[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
-SOURCE_PREFIX = "arxiv:"
 
 
 class FetchError(PaperAgentError):
@@ -534,9 +533,9 @@ def parse_source(text: str | Path) -> tuple[list[str], list[str]] | None:
     A path that exists is a file, whatever its name.
     """
     raw = str(text)
-    if not raw.lower().startswith(SOURCE_PREFIX) or Path(raw).exists():
+    if not is_arxiv_source(raw):
         return None
-    parts = [p.strip() for p in raw[len(SOURCE_PREFIX) :].split(",") if p.strip()]
+    parts = [p.strip() for p in raw[len(ARXIV_SOURCE_PREFIX) :].split(",") if p.strip()]
     if not parts:
         raise ConfigError(f"{raw!r}: name categories or ids after 'arxiv:' (e.g. arxiv:cs.IR,cs.CL)")
     if all(arxiv_id(p) for p in parts) and not all(CATEGORY_RE.match(p) for p in parts):
@@ -554,8 +553,8 @@ def iter_inputs(
 ) -> Iterator[Paper]:
     """Papers from files, folders and ``arxiv:`` sources, in input order, de-duplicated by id.
 
-    Without an ``arxiv:`` input this is ``iter_papers``. With one, every file is checked and
-    every source fetched before the first paper is yielded, so a typo or an unreachable arXiv
+    ``triage`` calls it when at least one input is an ``arxiv:`` source (otherwise it reads the
+    files itself, without importing httpx). Every file is checked and every source fetched before the first paper is yielded, so a typo or an unreachable arXiv
     fails the run before any output is written. ``fetch_options`` (``date``, ``since``,
     ``until``, ``cross_lists``, ``refresh``, ...) go to ``fetch`` for every ``arxiv:`` input.
     """
@@ -563,12 +562,6 @@ def iter_inputs(
 
     inputs = list(inputs)
     sources = [parse_source(i) for i in inputs]
-    if not any(sources):
-        dated = [k for k in ("date", "since", "until") if fetch_options.get(k)]
-        if dated:
-            raise ConfigError(f"--{dated[0]} applies to arxiv: inputs (e.g. arxiv:cs.IR), and none was given")
-        yield from iter_papers(inputs, input_format, on_skip=on_skip)
-        return
     files = [Path(i) for i, s in zip(inputs, sources) if s is None]
     for f in expand_paths(files) if files else []:
         if f.named:  # a bad file found inside a folder is a warning later, not an error now

@@ -659,6 +659,16 @@ def _walk(folder: Path, on_skip: SkipHandler | None) -> list[Path]:
     return sorted((f for f in found if f.is_file()), key=lambda f: f.relative_to(folder).parts)
 
 
+ARXIV_SOURCE_PREFIX = "arxiv:"
+
+
+def is_arxiv_source(item: str | Path | InputFile) -> bool:
+    """``arxiv:cs.IR`` and the like: fetched, not read (a file that has such a name stays a file)."""
+    if isinstance(item, InputFile):
+        return False
+    return str(item).lower().startswith(ARXIV_SOURCE_PREFIX) and not Path(item).exists()
+
+
 def expand_paths(paths: Iterable[str | Path | InputFile], on_skip: SkipHandler | None = None) -> list[InputFile]:
     """Files named directly, plus every file (recursively, not hidden) in a named folder."""
     out: list[InputFile] = []
