@@ -20,7 +20,6 @@ from agent.errors import (
     PaperAgentError,
     TaxonomyError,
 )
-from agent.ingest import detect_format, iter_papers, load_papers, parse_text
 from agent.evaluate import (
     Comparison,
     EvalReport,
@@ -32,6 +31,7 @@ from agent.evaluate import (
     score_file,
     write_reports,
 )
+from agent.ingest import detect_format, iter_papers, load_papers, parse_text
 from agent.outputs import render_markdown
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
@@ -69,6 +69,7 @@ def __getattr__(name: str) -> object:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'agent' has no attribute {name!r}")
+
 
 __all__ = [
     "Agent",

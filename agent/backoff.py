@@ -35,5 +35,5 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        parsed = parsed.replace(tzinfo=datetime.UTC)
     return max(0.0, parsed.timestamp() - time.time())

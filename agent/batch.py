@@ -70,7 +70,12 @@ def triage(
     if sources:
         from agent.fetch import iter_inputs  # imports httpx: only when arXiv is asked for
 
-        options = {"settings": agent.settings, "cache": agent.cache is not None, "refresh": agent.refresh, **(fetch or {})}
+        options = {
+            "settings": agent.settings,
+            "cache": agent.cache is not None,
+            "refresh": agent.refresh,
+            **(fetch or {}),
+        }
         stream = iter_inputs(inputs, input_format, on_note=on_note, on_skip=stats.skip_file, **options)
     else:
         stream = iter_papers(files, input_format, on_skip=stats.skip_file)

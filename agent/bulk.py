@@ -183,10 +183,17 @@ class Manifest:
         except Exception:
             raise BatchError(f"{self.path}: the manifest's taxonomy is damaged") from None
         agent = Agent(
-            backend="openai", model=h["model"], base_url=base_url, mode=h["mode"], temperature=h["temperature"],
-            max_tokens=h["max_tokens"], max_retries=h.get("max_retries"), prompt_version=h["prompt_version"],
-            taxonomy=taxonomy, settings=base,
-        )  # fmt: skip
+            backend="openai",
+            model=h["model"],
+            base_url=base_url,
+            mode=h["mode"],
+            temperature=h["temperature"],
+            max_tokens=h["max_tokens"],
+            max_retries=h.get("max_retries"),
+            prompt_version=h["prompt_version"],
+            taxonomy=taxonomy,
+            settings=base,
+        )
         mine = agent.key_components
         differ = sorted(k for k in set(mine) | set(h["components"]) if mine.get(k) != h["components"].get(k))
         if differ:
@@ -244,8 +251,10 @@ class _LineEncoder:
         if self._fixed is None:
             self._fixed = _dumps(fixed)[1:-1]
         messages = ",".join(self._message(m) for m in body["messages"])
-        return (f'{{"custom_id":{_dumps(custom_id)},"method":"POST","url":"{ENDPOINT}",'
-                f'"body":{{{self._fixed},"messages":[{messages}]}}}}\n').encode()  # fmt: skip
+        return (
+            f'{{"custom_id":{_dumps(custom_id)},"method":"POST","url":"{ENDPOINT}",'
+            f'"body":{{{self._fixed},"messages":[{messages}]}}}}\n'
+        ).encode()
 
     def _message(self, message: dict[str, str]) -> str:
         if message.get("role") != "system":
@@ -308,8 +317,13 @@ class _FilePair:
     def close(self) -> None:
         self._req.close()
         self._man.close()
-        header = dict(self._header, requests=self.lines, bytes=self.bytes, sha256=self._sha.hexdigest(),
-                      est_prompt_tokens=self.est_prompt_tokens)  # fmt: skip
+        header = dict(
+            self._header,
+            requests=self.lines,
+            bytes=self.bytes,
+            sha256=self._sha.hexdigest(),
+            est_prompt_tokens=self.est_prompt_tokens,
+        )
         # The header goes first: rewrite the manifest with it (streamed, constant memory).
         final_tmp = self.manifest.with_name(self.manifest.name + ".tmp")
         with final_tmp.open("wb") as out, self._man_tmp.open("rb") as body:
@@ -367,9 +381,21 @@ class BatchRecord:
 
     def update_from(self, batch: dict[str, Any]) -> None:
         """Keep the API's view of the batch (state, counts, file ids, errors, times)."""
-        keep = ("status", "output_file_id", "error_file_id", "request_counts", "created_at", "in_progress_at",
-                "expires_at", "finalizing_at", "completed_at", "failed_at", "expired_at", "cancelling_at",
-                "cancelled_at")  # fmt: skip
+        keep = (
+            "status",
+            "output_file_id",
+            "error_file_id",
+            "request_counts",
+            "created_at",
+            "in_progress_at",
+            "expires_at",
+            "finalizing_at",
+            "completed_at",
+            "failed_at",
+            "expired_at",
+            "cancelling_at",
+            "cancelled_at",
+        )
         for name in keep:
             if batch.get(name) is not None:
                 self.data["remote_" + name if name == "created_at" else name] = batch[name]
@@ -396,14 +422,24 @@ class BatchRecord:
 
     def next_step(self) -> str | None:
         if self.status in NEXT_STEP:
-            why = "; ".join(f"{e.get('code', 'error')}: {e.get('message', '')}" + (f" (line {e['line']})" if e.get("line") else "")
-                            for e in self.data.get("errors", []))  # fmt: skip
-            return f"batch {self.batch_id or self.local_id} {self.status}" + (f" ({why})" if why else "") + ": " + NEXT_STEP[self.status]
+            why = "; ".join(
+                f"{e.get('code', 'error')}: {e.get('message', '')}" + (f" (line {e['line']})" if e.get("line") else "")
+                for e in self.data.get("errors", [])
+            )
+            return (
+                f"batch {self.batch_id or self.local_id} {self.status}"
+                + (f" ({why})" if why else "")
+                + ": "
+                + NEXT_STEP[self.status]
+            )
         if self.status == "uploaded" and not self.batch_id:
-            return (f"batch {self.local_id} was uploaded but creating it failed ({self.data.get('error', 'interrupted')}): "
-                    "`paper-agent batch list` finds it if it was created after all; `batch submit` again if not")  # fmt: skip
+            return (
+                f"batch {self.local_id} was uploaded but creating it failed ({self.data.get('error', 'interrupted')}): "
+                "`paper-agent batch list` finds it if it was created after all; `batch submit` again if not"
+            )
         if self.status in ("built", "not_submitted"):
-            return f"batch {self.local_id} was never submitted ({self.data.get('error', 'interrupted')}): run `paper-agent batch submit` again"
+            why = self.data.get("error", "interrupted")
+            return f"batch {self.local_id} was never submitted ({why}): run `paper-agent batch submit` again"
         return None
 
 
@@ -438,7 +474,9 @@ class RecordStore:
         for record in self.all():
             if ident in (record.local_id, record.batch_id):
                 return record
-        raise BatchError(f"unknown batch {ident!r}: no record in {self.root} (`paper-agent batch list` shows the known ones)")
+        raise BatchError(
+            f"unknown batch {ident!r}: no record in {self.root} (`paper-agent batch list` shows the known ones)"
+        )
 
     def pending_keys(self) -> set[str]:
         """Cache keys of papers in batches still running or finished but not yet collected."""
@@ -459,7 +497,9 @@ class RecordStore:
 class BatchAPI:
     """Files and Batches endpoints through the openai SDK, with tenacity retries on 429/5xx."""
 
-    def __init__(self, settings: Settings, base_url: str | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, settings: Settings, base_url: str | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.settings = settings
         self.base_url = (base_url or settings.base_url or "https://api.openai.com/v1").rstrip("/")
         self._secret = settings.api_key.get_secret_value() if settings.api_key else None
@@ -472,9 +512,11 @@ class BatchAPI:
             import openai
 
             self._client = openai.OpenAI(
-                api_key=self._secret or "not-needed", base_url=self.base_url, max_retries=0,
+                api_key=self._secret or "not-needed",
+                base_url=self.base_url,
+                max_retries=0,
                 timeout=max(self.settings.timeout, 120.0),
-            )  # fmt: skip
+            )
         return self._client
 
     def _call(self, what: str, fn: Callable[[], Any], *, retry_timeouts: bool = True) -> Any:
@@ -496,14 +538,18 @@ class BatchAPI:
                 reraise=True,
             )(fn)
         except openai.NotFoundError as exc:
-            raise BatchError(f"{what}: not found at {_public(self.base_url)} ({redact(str(exc), self._secret)[:200]})") from None
+            raise BatchError(
+                f"{what}: not found at {_public(self.base_url)} ({redact(str(exc), self._secret)[:200]})"
+            ) from None
         except openai.APIError as exc:
             text = redact(f"{exc.__class__.__name__}: {exc}", self._secret)
             raise BatchError(f"{what} failed at {_public(self.base_url)}: {' '.join(text.split())[:300]}") from None
 
     def upload(self, path: Path) -> str:
         with path.open("rb") as f:
-            return self._call(f"uploading {path.name}", lambda: self.client.files.create(file=(path.name, f), purpose="batch")).id
+            return self._call(
+                f"uploading {path.name}", lambda: self.client.files.create(file=(path.name, f), purpose="batch")
+            ).id
 
     def create(self, input_file_id: str, metadata: dict[str, str]) -> dict[str, Any]:
         batch = self._call(
@@ -581,7 +627,9 @@ def batch_submit(
     """
     backend = _openai_backend(agent)
     if agent.settings.api_key is None and agent.settings.base_url is None:
-        raise ConfigError("no Batch API endpoint configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for another service)")
+        raise ConfigError(
+            "no Batch API endpoint configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for another service)"
+        )
     limit = min(max_per_batch or MAX_LINES, MAX_LINES)
     if limit < 1:
         raise ConfigError("--max-papers-per-batch must be at least 1")
@@ -596,12 +644,23 @@ def batch_submit(
     records: list[BatchRecord] = []
     pending = next(lines, None)
     while pending is not None:
-        record = store.new({"status": "built", "inputs": sources, "model": backend.model,
-                            "base_url": backend.public_base_url, "mode": agent.settings.mode,
-                            "batch_price": [batch_price.input, batch_price.output] if batch_price else None})  # fmt: skip
+        record = store.new(
+            {
+                "status": "built",
+                "inputs": sources,
+                "model": backend.model,
+                "base_url": backend.public_base_url,
+                "mode": agent.settings.mode,
+                "batch_price": [batch_price.input, batch_price.output] if batch_price else None,
+            }
+        )
         pair = _FilePair(record.requests_path, record.manifest_path, _header(agent, local_id=record.local_id))
         try:
-            while pending is not None and pair.lines < limit and (not pair.lines or pair.bytes + len(pending[3]) <= max_bytes):
+            while (
+                pending is not None
+                and pair.lines < limit
+                and (not pair.lines or pair.bytes + len(pending[3]) <= max_bytes)
+            ):
                 pair.add(*pending)
                 pending = next(lines, None)
             pair.close()
@@ -638,7 +697,9 @@ def _refresh(record: BatchRecord, settings: Settings, api: BatchAPI | None) -> B
     return record
 
 
-def batch_status(ids: Iterable[str] = (), *, settings: Settings | None = None, api: BatchAPI | None = None) -> list[BatchRecord]:
+def batch_status(
+    ids: Iterable[str] = (), *, settings: Settings | None = None, api: BatchAPI | None = None
+) -> list[BatchRecord]:
     """The named batches (default: every one not yet collected), refreshed from the API while running."""
     settings = settings or Settings()
     store = RecordStore(settings.cache_dir)
@@ -752,7 +813,9 @@ def _ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: d
         for lineno, line in _read_results(path):
             custom_id = line.get("custom_id")
             if custom_id not in manifest:
-                log.warning("%s:%d: custom_id %r is not in %s: line skipped", path, lineno, custom_id, manifest.path.name)
+                log.warning(
+                    "%s:%d: custom_id %r is not in %s: line skipped", path, lineno, custom_id, manifest.path.name
+                )
                 continue
             key = manifest.key(custom_id)
             known = outcomes.get(key)
@@ -772,13 +835,20 @@ def _ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: d
             outcomes[key] = Outcome("ok", usage=analysis.usage)
             if agent.cache.get(key) is None:
                 result = agent.result_for(
-                    paper, primary=analysis.primary, secondary=analysis.secondary, confidence=analysis.confidence,
-                    tldr=analysis.tldr, evidence=analysis.evidence, usage=analysis.usage,
-                )  # fmt: skip
+                    paper,
+                    primary=analysis.primary,
+                    secondary=analysis.secondary,
+                    confidence=analysis.confidence,
+                    tldr=analysis.tldr,
+                    evidence=analysis.evidence,
+                    usage=analysis.usage,
+                )
                 agent.cache.set(key, result, analysis.attempts, agent.key_components)
 
 
-def _result_for(agent: Agent, paper: Paper, key: str, outcome: Outcome | None, missing: str, repaired: dict[str, PaperResult]) -> PaperResult:
+def _result_for(
+    agent: Agent, paper: Paper, key: str, outcome: Outcome | None, missing: str, repaired: dict[str, PaperResult]
+) -> PaperResult:
     if outcome is not None and outcome.status == "skipped":
         return agent.result_for(paper, status="skipped", error=outcome.error)
     if key in repaired:
@@ -810,8 +880,14 @@ def _missing_reason(record: BatchRecord | None) -> str:
     return f"batch {record.batch_id} {record.status}: no result for this request"
 
 
-def _write(agent: Agent, items: Iterable[tuple[str, Paper, Outcome | None, str]], repaired: dict[str, PaperResult],
-           output: str | Path | None, fmt: str, report: CollectReport) -> None:  # fmt: skip
+def _write(
+    agent: Agent,
+    items: Iterable[tuple[str, Paper, Outcome | None, str]],
+    repaired: dict[str, PaperResult],
+    output: str | Path | None,
+    fmt: str,
+    report: CollectReport,
+) -> None:
     writer = make_writer(fmt, output, agent.taxonomy, None)
     try:
         for key, paper, outcome, missing in items:
@@ -859,7 +935,8 @@ def batch_collect(
         r = running[0]
         c = r.counts
         raise BatchNotReady(
-            f"batch {r.batch_id or r.local_id} is {r.status} ({c.get('completed', 0) + c.get('failed', 0)}/{c.get('total', 0)} done): "
+            f"batch {r.batch_id or r.local_id} is {r.status} "
+            f"({c.get('completed', 0) + c.get('failed', 0)}/{c.get('total', 0)} done): "
             "collect it again later, or `paper-agent batch status` to watch it"
         )
     report = CollectReport(records=records)
@@ -877,8 +954,11 @@ def batch_collect(
         repaired: dict[str, PaperResult] = {}
         if repair:
             for _, manifest, agent, outcomes in parts:
-                todo = [(key, paper) for _, key, paper in manifest
-                        if (outcomes.get(key) is None or outcomes[key].status != "ok") and agent.cache.get(key) is None]  # fmt: skip
+                todo = [
+                    (key, paper)
+                    for _, key, paper in manifest
+                    if (outcomes.get(key) is None or outcomes[key].status != "ok") and agent.cache.get(key) is None
+                ]
                 repaired.update(_repair(agent, todo))
             report.repaired = len(repaired)
 
@@ -888,7 +968,7 @@ def batch_collect(
                     yield key, paper, outcomes.get(key), _missing_reason(record)
 
         _write(parts[0][2], items(), repaired, output, fmt, report)
-        for record, manifest, agent, outcomes in parts:
+        for record, manifest, _agent, outcomes in parts:
             tally = {s: 0 for s in ("ok", "invalid", "error")}
             cost = 0.0
             for key in manifest.keys():
@@ -916,7 +996,9 @@ class ExportReport:
     counts: BuildCounts
 
 
-def batch_export(inputs: Iterable[str | Path], agent: Agent, output: str | Path, *, input_format: str | None = None) -> ExportReport:
+def batch_export(
+    inputs: Iterable[str | Path], agent: Agent, output: str | Path, *, input_format: str | None = None
+) -> ExportReport:
     """Write one OpenAI-batch-format request file (and its manifest) for the uncached papers."""
     output = Path(output)
     counts = BuildCounts()
@@ -973,11 +1055,19 @@ def batch_import(
         _ingest(agent, man, files, outcomes)
         repaired: dict[str, PaperResult] = {}
         if repair:
-            repaired = _repair(agent, [(key, paper) for _, key, paper in man
-                                       if (outcomes.get(key) is None or outcomes[key].status != "ok") and agent.cache.get(key) is None])  # fmt: skip
+            repaired = _repair(
+                agent,
+                [
+                    (key, paper)
+                    for _, key, paper in man
+                    if (outcomes.get(key) is None or outcomes[key].status != "ok") and agent.cache.get(key) is None
+                ],
+            )
             report.repaired = len(repaired)
         missing = f"no result line for this request in {', '.join(p.name for p in files)}"
-        _write(agent, ((key, paper, outcomes.get(key), missing) for _, key, paper in man), repaired, output, fmt, report)
+        _write(
+            agent, ((key, paper, outcomes.get(key), missing) for _, key, paper in man), repaired, output, fmt, report
+        )
     finally:
         agent.close()
     report.stats.finish()
@@ -1032,7 +1122,9 @@ def triage_batch(
     submitted = batch_submit(inputs, agent, input_format=input_format, max_per_batch=max_per_batch, api=api)
     if on_submit is not None:
         on_submit(submitted)
-    records = batch_wait(submitted.records, settings=agent.settings, poll=poll, api=api, sleep=sleep, on_progress=on_progress)
+    records = batch_wait(
+        submitted.records, settings=agent.settings, poll=poll, api=api, sleep=sleep, on_progress=on_progress
+    )
     report = CollectReport(records=records)
     outcomes: dict[str, Outcome] = {}
     reasons: dict[str, str] = {}

@@ -155,8 +155,11 @@ def check_endpoint(
     mode only. Raises ``ConfigError`` for an unknown mode; everything the endpoint does wrong
     is reported, not raised.
     """
-    overrides = {k: v for k, v in {"base_url": base_url, "model": model, "api_key": api_key,
-                                   "prices_file": prices_file}.items() if v is not None}  # fmt: skip
+    overrides = {
+        k: v
+        for k, v in {"base_url": base_url, "model": model, "api_key": api_key, "prices_file": prices_file}.items()
+        if v is not None
+    }
     base = settings or Settings()
     try:
         cfg = Settings.model_validate({**base.model_dump(), **overrides, "backend": "openai"})
@@ -174,8 +177,12 @@ def seed_papers(n: int = SEED_PAPERS) -> list[Paper]:
     from agent.evaluate.runner import default_dataset
 
     items = load_dataset(default_dataset())[:n]
-    return [Paper(id=i.id, title=i.title, abstract=i.abstract, authors=i.authors, url=i.url,
-                  digest_summary=i.digest_summary) for i in items]  # fmt: skip
+    return [
+        Paper(
+            id=i.id, title=i.title, abstract=i.abstract, authors=i.authors, url=i.url, digest_summary=i.digest_summary
+        )
+        for i in items
+    ]
 
 
 async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str], papers: list[Paper]) -> CheckReport:
@@ -185,8 +192,14 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str], papers: li
     probe = OpenAIBackend(cfg, taxonomy)  # for the public URL and the price only
     report = CheckReport(base_url=probe.public_base_url, model=cfg.model)
     if not cfg.base_url and not secret:
-        report.steps.append(Step("endpoint", False, "no endpoint configured",
-                                 "pass --base-url or set OPENAI_BASE_URL (OPENAI_API_KEY for api.openai.com)"))  # fmt: skip
+        report.steps.append(
+            Step(
+                "endpoint",
+                False,
+                "no endpoint configured",
+                "pass --base-url or set OPENAI_BASE_URL (OPENAI_API_KEY for api.openai.com)",
+            )
+        )
         return report
     headers: dict[str, str] = {}
     reachable = await _models_step(report, probe.base_url, secret, cfg, headers)
@@ -202,8 +215,9 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str], papers: li
     return report
 
 
-async def _models_step(report: CheckReport, base: str, secret: str | None, cfg: Settings,
-                       headers: dict[str, str]) -> bool:  # fmt: skip
+async def _models_step(
+    report: CheckReport, base: str, secret: str | None, cfg: Settings, headers: dict[str, str]
+) -> bool:
     """GET /models: reachable? key accepted? model listed? False when nothing else can work."""
     import httpx
 
@@ -213,12 +227,24 @@ async def _models_step(report: CheckReport, base: str, secret: str | None, cfg: 
         async with httpx.AsyncClient(timeout=min(cfg.timeout, 15.0)) as client:
             response = await client.get(f"{base}/models", headers=auth)
     except httpx.TimeoutException:
-        report.steps.append(Step("reachable", False, f"no answer from {report.base_url} within {min(cfg.timeout, 15.0):g} s",
-                                 "is the server running and the address right? check --base-url"))  # fmt: skip
+        report.steps.append(
+            Step(
+                "reachable",
+                False,
+                f"no answer from {report.base_url} within {min(cfg.timeout, 15.0):g} s",
+                "is the server running and the address right? check --base-url",
+            )
+        )
         return False
     except httpx.HTTPError as exc:
-        report.steps.append(Step("reachable", False, f"cannot connect to {report.base_url} ({exc.__class__.__name__})",
-                                 "start the server or fix --base-url / OPENAI_BASE_URL"))  # fmt: skip
+        report.steps.append(
+            Step(
+                "reachable",
+                False,
+                f"cannot connect to {report.base_url} ({exc.__class__.__name__})",
+                "start the server or fix --base-url / OPENAI_BASE_URL",
+            )
+        )
         return False
     ms = (time.perf_counter() - started) * 1000
     _collect(response.headers, headers)
@@ -230,8 +256,11 @@ async def _models_step(report: CheckReport, base: str, secret: str | None, cfg: 
         return False
     names = _model_names(response)
     if response.status_code >= 400 or names is None:
-        what = f"GET /models answered {response.status_code}" if response.status_code >= 400 else (
-            f"GET /models answered {describe_body(response.text)}")
+        what = (
+            f"GET /models answered {response.status_code}"
+            if response.status_code >= 400
+            else (f"GET /models answered {describe_body(response.text)}")
+        )
         report.steps.append(Step("key", None, "not confirmed (no model list to read)"))
         report.steps.append(Step("model", None, f"{what}; the chat calls below tell whether {cfg.model!r} works"))
         return True
@@ -240,8 +269,14 @@ async def _models_step(report: CheckReport, base: str, secret: str | None, cfg: 
         report.steps.append(Step("model", True, f"{cfg.model!r} is listed"))
     else:
         shown = ", ".join(names[:8]) + (f" (+{len(names) - 8} more)" if len(names) > 8 else "")
-        report.steps.append(Step("model", False, f"{cfg.model!r} is not listed (the server lists: {shown or 'nothing'})",
-                                 "pass --model with a listed name"))  # fmt: skip
+        report.steps.append(
+            Step(
+                "model",
+                False,
+                f"{cfg.model!r} is not listed (the server lists: {shown or 'nothing'})",
+                "pass --model with a listed name",
+            )
+        )
     return True
 
 
@@ -256,16 +291,22 @@ def _model_names(response: Any) -> list[str] | None:
     return [str(m.get("id")) for m in items if isinstance(m, dict) and m.get("id")]
 
 
-async def _mode_step(cfg: Settings, taxonomy: Taxonomy, mode: str, papers: list[Paper],
-                     headers: dict[str, str]) -> ModeResult:  # fmt: skip
+async def _mode_step(
+    cfg: Settings, taxonomy: Taxonomy, mode: str, papers: list[Paper], headers: dict[str, str]
+) -> ModeResult:
     """The seed papers through the real backend in ``mode``, uncached, all in flight at once."""
     from agent.backends.openai import OpenAIBackend
     from agent.pipeline import Agent
 
-    settings = cfg.model_copy(update={
-        "mode": mode, "concurrency": max(1, len(papers)), "retry_attempts": 2, "retry_max_wait": 2.0,
-        "retry_total": 30.0,
-    })  # fmt: skip
+    settings = cfg.model_copy(
+        update={
+            "mode": mode,
+            "concurrency": max(1, len(papers)),
+            "retry_attempts": 2,
+            "retry_max_wait": 2.0,
+            "retry_total": 30.0,
+        }
+    )
     backend = OpenAIBackend(settings, taxonomy)
     _watch_headers(backend, headers)
     agent = Agent(backend=backend, settings=settings, taxonomy=taxonomy, cache=False)
@@ -332,8 +373,10 @@ def diagnose(mode: str, result: PaperResult) -> str:
     if code == 429:
         return f"429: rate limited or out of quota: {said} — lower --concurrency, or check the account's quota"
     if code in (400, 422, 500) and mode == "tools" and re.search(r"tool|jinja|function", error, re.I):
-        return (f"{code}: the server rejects tool calling ({said}) — use {others}; or enable tools on the server "
-                "(llama.cpp --jinja, vLLM --enable-auto-tool-choice --tool-call-parser ...)")  # fmt: skip
+        return (
+            f"{code}: the server rejects tool calling ({said}) — use {others}; or enable tools on the server "
+            "(llama.cpp --jinja, vLLM --enable-auto-tool-choice --tool-call-parser ...)"
+        )
     if code in (400, 422, 500) and mode != "tools" and re.search(r"response_format|json|schema|grammar", error, re.I):
         return f"{code}: the server rejects {MODE_NAMES[mode]} ({said}) — use {others}"
     if "HTML page" in error or "not JSON" in error:
@@ -354,20 +397,26 @@ def _recommend(report: CheckReport, price: Any, headers: dict[str, str]) -> None
     report.recommended_mode = best.mode
     prompt, completion = best.tokens_per_paper
     if price is None:
-        report.cost_note = (f"no price for {report.model!r} in the price table (a local model costs nothing per token); "
-                            f"{prompt:.0f} prompt + {completion:.0f} completion tokens/paper; --prices FILE to estimate")  # fmt: skip
+        report.cost_note = (
+            f"no price for {report.model!r} in the price table (a local model costs nothing per token); "
+            f"{prompt:.0f} prompt + {completion:.0f} completion tokens/paper; --prices FILE to estimate"
+        )
     else:
         report.cost_per_1000 = price.cost(round(prompt * 1000), round(completion * 1000))
-        report.cost_note = (f"${report.cost_per_1000:.2f} per 1,000 papers at {report.model} prices "
-                            f"({prompt:.0f} prompt + {completion:.0f} completion tokens/paper, --mode {best.mode})")  # fmt: skip
+        report.cost_note = (
+            f"${report.cost_per_1000:.2f} per 1,000 papers at {report.model} prices "
+            f"({prompt:.0f} prompt + {completion:.0f} completion tokens/paper, --mode {best.mode})"
+        )
     latency_s = max(0.05, statistics.mean(best.call_ms) / 1000) if best.call_ms else 1.0
     calls_per_paper = best.calls / max(1, best.papers)
-    report.concurrency, report.concurrency_basis = safe_concurrency(headers, latency_s, calls_per_paper,
-                                                                    prompt + completion)  # fmt: skip
+    report.concurrency, report.concurrency_basis = safe_concurrency(
+        headers, latency_s, calls_per_paper, prompt + completion
+    )
 
 
-def safe_concurrency(headers: dict[str, str], latency_s: float, calls_per_paper: float,
-                     tokens_per_paper: float) -> tuple[int, str]:  # fmt: skip
+def safe_concurrency(
+    headers: dict[str, str], latency_s: float, calls_per_paper: float, tokens_per_paper: float
+) -> tuple[int, str]:
     """Calls in flight that stay at 80% of the announced per-minute limits (Little's law:
     in flight = call rate x latency), or the default when the server announces none."""
     rates: list[tuple[float, str]] = []
@@ -379,8 +428,10 @@ def safe_concurrency(headers: dict[str, str], latency_s: float, calls_per_paper:
         per_call = tokens_per_paper / max(1.0, calls_per_paper)
         rates.append((tokens / 60 / per_call, f"x-ratelimit-limit-tokens={tokens:g}/min"))
     if not rates:
-        return DEFAULT_CONCURRENCY, (f"the server sent no x-ratelimit-* headers: start at --concurrency "
-                                     f"{DEFAULT_CONCURRENCY} and raise it while no 429 appears")  # fmt: skip
+        return DEFAULT_CONCURRENCY, (
+            f"the server sent no x-ratelimit-* headers: start at --concurrency "
+            f"{DEFAULT_CONCURRENCY} and raise it while no 429 appears"
+        )
     rate, basis = min(rates)
     n = max(1, min(MAX_RECOMMENDED, math.floor(0.8 * rate * latency_s)))
     remaining = _number(headers.get("x-ratelimit-remaining-requests"))

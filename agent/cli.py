@@ -10,7 +10,6 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -27,8 +26,12 @@ app = typer.Typer(
     help="Triage arXiv digests: method-type labels, English TL;DRs, cached results, evals.",
 )
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect or empty the result cache.")
-eval_app = typer.Typer(help="Score the agent against hand labels (default: the frozen test split), or compare two runs.")
-batch_app = typer.Typer(no_args_is_help=True, help="Bulk triage: OpenAI Batch API jobs (half price) and request files for any engine.")
+eval_app = typer.Typer(
+    help="Score the agent against hand labels (default: the frozen test split), or compare two runs."
+)
+batch_app = typer.Typer(
+    no_args_is_help=True, help="Bulk triage: OpenAI Batch API jobs (half price) and request files for any engine."
+)
 app.add_typer(cache_app, name="cache")
 app.add_typer(eval_app, name="eval")
 app.add_typer(batch_app, name="batch")
@@ -42,7 +45,9 @@ CacheDirOpt = typer.Option(None, "--cache-dir", help="Cache folder (PAPER_AGENT_
 DateOpt = typer.Option(None, "--date", help="arXiv: papers submitted on this day, YYYY-MM-DD (UTC)")
 SinceOpt = typer.Option(None, "--since", help="arXiv: papers submitted from this day (YYYY-MM-DD)")
 UntilOpt = typer.Option(None, "--until", help="arXiv: ... to this day, inclusive (default: today)")
-CrossOpt = typer.Option(True, "--cross-lists/--no-cross-lists", help="arXiv: keep papers cross-listed from other categories")
+CrossOpt = typer.Option(
+    True, "--cross-lists/--no-cross-lists", help="arXiv: keep papers cross-listed from other categories"
+)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -87,30 +92,34 @@ def run(
     inputs: list[Path] = typer.Argument(
         ..., help="Digest files or folders (every file inside), or arXiv sources: arxiv:cs.IR,cs.CL or arxiv:ID,ID"
     ),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
-    fmt: Optional[str] = typer.Option(
+    output: Path | None = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
+    fmt: str | None = typer.Option(
         None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)"
     ),
-    backend: Optional[str] = BackendOpt,
-    taxonomy: Optional[Path] = TaxonomyOpt,
-    input_format: Optional[str] = typer.Option(None, "--input-format", help="digest-md | table-md | jsonl | json | atom"),
-    model: Optional[str] = ModelOpt,
-    base_url: Optional[str] = BaseUrlOpt,
-    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json | json_object (structured-output mode)"),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-j", help="Calls in flight (default 8)"),
-    max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Validation re-asks (default 2)"),
-    temperature: Optional[float] = typer.Option(None, "--temperature"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
-    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table TOML (overrides built-in)"),
+    backend: str | None = BackendOpt,
+    taxonomy: Path | None = TaxonomyOpt,
+    input_format: str | None = typer.Option(None, "--input-format", help="digest-md | table-md | jsonl | json | atom"),
+    model: str | None = ModelOpt,
+    base_url: str | None = BaseUrlOpt,
+    mode: str | None = typer.Option(None, "--mode", help="tools | json | json_object (structured-output mode)"),
+    concurrency: int | None = typer.Option(None, "--concurrency", "-j", help="Calls in flight (default 8)"),
+    max_retries: int | None = typer.Option(None, "--max-retries", help="Validation re-asks (default 2)"),
+    temperature: float | None = typer.Option(None, "--temperature"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    prices: Path | None = typer.Option(None, "--prices", help="Price table TOML (overrides built-in)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the cache"),
     refresh: bool = typer.Option(False, "--refresh", help="Recompute and overwrite cached results"),
-    cache_dir: Optional[Path] = CacheDirOpt,
-    retry_errors: Optional[Path] = typer.Option(None, "--retry-errors", help="Re-run only error/invalid papers of this JSONL output"),
-    date: Optional[str] = DateOpt,
-    since: Optional[str] = SinceOpt,
-    until: Optional[str] = UntilOpt,
+    cache_dir: Path | None = CacheDirOpt,
+    retry_errors: Path | None = typer.Option(
+        None, "--retry-errors", help="Re-run only error/invalid papers of this JSONL output"
+    ),
+    date: str | None = DateOpt,
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
     cross_lists: bool = CrossOpt,
-    batch: bool = typer.Option(False, "--batch", help="Go through the OpenAI Batch API (half price, up to 24 h): submit, wait, collect"),
+    batch: bool = typer.Option(
+        False, "--batch", help="Go through the OpenAI Batch API (half price, up to 24 h): submit, wait, collect"
+    ),
     poll: float = typer.Option(30.0, "--poll", help="With --batch: seconds between status checks"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -123,9 +132,19 @@ def run(
 
     _setup_logging(verbose)
     if batch:
-        agent = _agent(backend=backend or "openai", taxonomy=taxonomy, model=model, base_url=base_url, mode=mode,
-                       max_retries=max_retries, temperature=temperature, max_tokens=max_tokens, prices_file=prices,
-                       cache=not no_cache, cache_dir=cache_dir)  # fmt: skip
+        agent = _agent(
+            backend=backend or "openai",
+            taxonomy=taxonomy,
+            model=model,
+            base_url=base_url,
+            mode=mode,
+            max_retries=max_retries,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            prices_file=prices,
+            cache=not no_cache,
+            cache_dir=cache_dir,
+        )
         try:
             _run_batch(inputs, agent, output, fmt, input_format, poll)
         finally:
@@ -134,26 +153,46 @@ def run(
     if retry_errors is not None and output is None:
         output = retry_errors
     agent = _agent(
-        backend=backend, taxonomy=taxonomy, model=model, base_url=base_url, mode=mode,
-        concurrency=concurrency, max_retries=max_retries, temperature=temperature,
-        max_tokens=max_tokens, prices_file=prices, cache=not no_cache, refresh=refresh,
+        backend=backend,
+        taxonomy=taxonomy,
+        model=model,
+        base_url=base_url,
+        mode=mode,
+        concurrency=concurrency,
+        max_retries=max_retries,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        prices_file=prices,
+        cache=not no_cache,
+        refresh=refresh,
         cache_dir=cache_dir,
-    )  # fmt: skip
+    )
     if agent.notice:
         err.print(f"[yellow]note:[/] {agent.notice}", highlight=False, soft_wrap=True)
     progress = Progress(
-        SpinnerColumn(), TextColumn("triaging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, disable=not err.is_terminal, transient=True,
-    )  # fmt: skip
+        SpinnerColumn(),
+        TextColumn("triaging"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    )
     task = progress.add_task("papers", total=None)
     try:
         with progress:
             stats = triage(
-                inputs, agent, output=output, fmt=fmt, input_format=input_format,
-                retry_errors=retry_errors, on_result=lambda _r: progress.advance(task),
+                inputs,
+                agent,
+                output=output,
+                fmt=fmt,
+                input_format=input_format,
+                retry_errors=retry_errors,
+                on_result=lambda _r: progress.advance(task),
                 fetch={"date": date, "since": since, "until": until, "cross_lists": cross_lists},
                 on_note=lambda line: err.print(f"arXiv: {escape(line)}", highlight=False, soft_wrap=True),
-            )  # fmt: skip
+            )
     except KeyboardInterrupt:
         err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
         raise typer.Exit(130) from None
@@ -181,15 +220,17 @@ def _kept_rows(output: Path | None) -> str:
 
 @app.command()
 def fetch(
-    categories: Optional[list[str]] = typer.Argument(None, help="arXiv categories (default cs.IR); cs.IR,cs.CL works too"),
-    date: Optional[str] = DateOpt,
-    since: Optional[str] = SinceOpt,
-    until: Optional[str] = UntilOpt,
-    ids: Optional[list[str]] = typer.Option(None, "--id", help="Exact papers: 2510.12815, 2510.12815v2, cs/0112017 (repeatable)"),
+    categories: list[str] | None = typer.Argument(None, help="arXiv categories (default cs.IR); cs.IR,cs.CL works too"),
+    date: str | None = DateOpt,
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    ids: list[str] | None = typer.Option(
+        None, "--id", help="Exact papers: 2510.12815, 2510.12815v2, cs/0112017 (repeatable)"
+    ),
     cross_lists: bool = CrossOpt,
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Paper JSONL file (default: stdout)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Paper JSONL file (default: stdout)"),
     refresh: bool = typer.Option(False, "--refresh", help="Fetch anew instead of reading cached pages"),
-    cache_dir: Optional[Path] = CacheDirOpt,
+    cache_dir: Path | None = CacheDirOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Fetch papers from arXiv as Paper JSONL: today's announcement, a date range, or ids."""
@@ -198,8 +239,16 @@ def fetch(
 
     _setup_logging(verbose)
     try:
-        result = fetch_arxiv(categories or None, date=date, since=since, until=until, ids=ids or None,
-                             cross_lists=cross_lists, refresh=refresh, cache_dir=cache_dir)  # fmt: skip
+        result = fetch_arxiv(
+            categories or None,
+            date=date,
+            since=since,
+            until=until,
+            ids=ids or None,
+            cross_lists=cross_lists,
+            refresh=refresh,
+            cache_dir=cache_dir,
+        )
     except KeyboardInterrupt:
         err.print("interrupted: the pages fetched so far are cached; run again to resume")
         raise typer.Exit(130) from None
@@ -216,10 +265,10 @@ def fetch(
 
 @app.command()
 def check(
-    base_url: Optional[str] = BaseUrlOpt,
-    model: Optional[str] = ModelOpt,
-    mode: Optional[str] = typer.Option(None, "--mode", help="Check only this mode: tools | json | json_object"),
-    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table TOML (overrides built-in)"),
+    base_url: str | None = BaseUrlOpt,
+    model: str | None = ModelOpt,
+    mode: str | None = typer.Option(None, "--mode", help="Check only this mode: tools | json | json_object"),
+    prices: Path | None = typer.Option(None, "--prices", help="Price table TOML (overrides built-in)"),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
     """Diagnose an endpoint before a big run: reachable, key, model, which --mode works, cost, --concurrency."""
@@ -234,7 +283,7 @@ def check(
 
 
 @cache_app.command("path")
-def cache_path(cache_dir: Optional[Path] = CacheDirOpt) -> None:
+def cache_path(cache_dir: Path | None = CacheDirOpt) -> None:
     """Print the cache folder."""
     from agent.settings import Settings
 
@@ -242,7 +291,7 @@ def cache_path(cache_dir: Optional[Path] = CacheDirOpt) -> None:
 
 
 @cache_app.command("stats")
-def cache_stats(cache_dir: Optional[Path] = CacheDirOpt) -> None:
+def cache_stats(cache_dir: Path | None = CacheDirOpt) -> None:
     """Show the cache's size and entry counts (results, and arXiv pages apart)."""
     from agent.cache import PageCache, ResultCache
     from agent.settings import Settings
@@ -254,7 +303,7 @@ def cache_stats(cache_dir: Optional[Path] = CacheDirOpt) -> None:
 
 
 @cache_app.command("clear")
-def cache_clear(cache_dir: Optional[Path] = CacheDirOpt) -> None:
+def cache_clear(cache_dir: Path | None = CacheDirOpt) -> None:
     """Delete every cached result and fetched arXiv page."""
     from agent.cache import PageCache, ResultCache
     from agent.settings import Settings
@@ -269,14 +318,14 @@ def cache_clear(cache_dir: Optional[Path] = CacheDirOpt) -> None:
 def cache_explain(
     inputs: list[Path] = typer.Argument(..., help="Digest file(s) holding the paper"),
     paper_id: str = typer.Option(..., "--id", help="arXiv id of the paper"),
-    backend: Optional[str] = BackendOpt,
-    model: Optional[str] = ModelOpt,
-    base_url: Optional[str] = BaseUrlOpt,
-    taxonomy: Optional[Path] = TaxonomyOpt,
-    mode: Optional[str] = typer.Option(None, "--mode"),
-    temperature: Optional[float] = typer.Option(None, "--temperature"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
-    cache_dir: Optional[Path] = CacheDirOpt,
+    backend: str | None = BackendOpt,
+    model: str | None = ModelOpt,
+    base_url: str | None = BaseUrlOpt,
+    taxonomy: Path | None = TaxonomyOpt,
+    mode: str | None = typer.Option(None, "--mode"),
+    temperature: float | None = typer.Option(None, "--temperature"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    cache_dir: Path | None = CacheDirOpt,
 ) -> None:
     """Print a paper's cache key, its components, and whether it is cached."""
     from agent.ingest import iter_papers
@@ -284,8 +333,16 @@ def cache_explain(
     paper = next((p for p in iter_papers(inputs) if p.id == paper_id), None)
     if paper is None:
         raise PaperAgentError(f"paper {paper_id} not found in {', '.join(map(str, inputs))}")
-    agent = _agent(backend=backend, model=model, base_url=base_url, taxonomy=taxonomy, mode=mode,
-                   temperature=temperature, max_tokens=max_tokens, cache_dir=cache_dir)  # fmt: skip
+    agent = _agent(
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        taxonomy=taxonomy,
+        mode=mode,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        cache_dir=cache_dir,
+    )
     typer.echo(json.dumps(agent.explain(paper), indent=2))
 
 
@@ -295,19 +352,19 @@ def cache_explain(
 @eval_app.callback(invoke_without_command=True)
 def eval_run(
     ctx: typer.Context,
-    dataset: Optional[str] = typer.Option(
+    dataset: str | None = typer.Option(
         None, "--dataset", help="seeds | dev | test (default: test, the frozen split) | a labelled JSONL file"
     ),
-    results: Optional[Path] = typer.Option(None, "--results", help="Score this results file; call no model"),
+    results: Path | None = typer.Option(None, "--results", help="Score this results file; call no model"),
     out: Path = typer.Option(Path("eval-out"), "-o", "--out", help="Folder for metrics.json, report.md, report.html"),
-    backend: Optional[str] = BackendOpt,
-    model: Optional[str] = ModelOpt,
-    base_url: Optional[str] = BaseUrlOpt,
-    taxonomy: Optional[Path] = TaxonomyOpt,
-    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json"),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-j"),
+    backend: str | None = BackendOpt,
+    model: str | None = ModelOpt,
+    base_url: str | None = BaseUrlOpt,
+    taxonomy: Path | None = TaxonomyOpt,
+    mode: str | None = typer.Option(None, "--mode", help="tools | json"),
+    concurrency: int | None = typer.Option(None, "--concurrency", "-j"),
     no_cache: bool = typer.Option(False, "--no-cache"),
-    cache_dir: Optional[Path] = CacheDirOpt,
+    cache_dir: Path | None = CacheDirOpt,
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (reports are reproducible)"),
 ) -> None:
     """Run the agent over a labelled dataset and write metrics.json, report.md and report.html."""
@@ -321,8 +378,16 @@ def eval_run(
     if results is not None:
         report, paths = score_file(results, dataset, out, taxonomy=load_taxonomy(taxonomy), seed=seed)
     else:
-        agent = _agent(backend=backend, model=model, base_url=base_url, taxonomy=taxonomy, mode=mode,
-                       concurrency=concurrency, cache=not no_cache, cache_dir=cache_dir)  # fmt: skip
+        agent = _agent(
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            taxonomy=taxonomy,
+            mode=mode,
+            concurrency=concurrency,
+            cache=not no_cache,
+            cache_dir=cache_dir,
+        )
         if agent.notice:
             err.print(f"[yellow]note:[/] {agent.notice}", highlight=False, soft_wrap=True)
         try:
@@ -347,11 +412,13 @@ def eval_run(
 def eval_compare(
     run_a: Path = typer.Argument(..., help="Eval folder or results JSONL (baseline)"),
     run_b: Path = typer.Argument(..., help="Eval folder or results JSONL (candidate)"),
-    dataset: Optional[str] = typer.Option(
+    dataset: str | None = typer.Option(
         None, "--dataset", help="seeds | dev | test (default: test) | a labelled JSONL file"
     ),
-    out: Path = typer.Option(Path("compare-out"), "-o", "--out", help="Folder for compare.md, compare.html and compare.json"),
-    taxonomy: Optional[Path] = TaxonomyOpt,
+    out: Path = typer.Option(
+        Path("compare-out"), "-o", "--out", help="Folder for compare.md, compare.html and compare.json"
+    ),
+    taxonomy: Path | None = TaxonomyOpt,
 ) -> None:
     """Side-by-side metrics, McNemar test, paired bootstrap, and every paper whose label changed."""
     from agent.evaluate import compare, format_comparison_text, load_dataset, write_comparison
@@ -367,7 +434,7 @@ def eval_compare(
 # ---------------------------------------------------------------------------- batch
 
 
-def _settings(cache_dir: Optional[Path]):  # noqa: ANN202 - agent.settings.Settings, imported lazily
+def _settings(cache_dir: Path | None):  # noqa: ANN202 - agent.settings.Settings, imported lazily
     from agent.errors import ConfigError
     from agent.pipeline import _first_error
     from agent.settings import Settings
@@ -393,8 +460,15 @@ def _batch_table(records, title: str = "batches") -> None:  # noqa: ANN001
         cost = r.estimated_cost()
         label = "" if cost is None else (f"${cost:.4f}" if r.data.get("cost_usd") is not None else f"~${cost:.4f} est.")
         state = r.status + (" (collected)" if r.data.get("collected_at") else "")
-        table.add_row(r.batch_id or "-", r.local_id, state, f"{c.get('completed', 0)} / {c.get('total', 0)}",
-                      str(c.get("failed", 0)), _age(r.age_s()), label or "unpriced")  # fmt: skip
+        table.add_row(
+            r.batch_id or "-",
+            r.local_id,
+            state,
+            f"{c.get('completed', 0)} / {c.get('total', 0)}",
+            str(c.get("failed", 0)),
+            _age(r.age_s()),
+            label or "unpriced",
+        )
     err.print(table)
     for r in records:
         note = r.next_step()
@@ -402,7 +476,7 @@ def _batch_table(records, title: str = "batches") -> None:  # noqa: ANN001
             err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
-def _collect_summary(report, output: Optional[Path]) -> None:  # noqa: ANN001
+def _collect_summary(report, output: Path | None) -> None:  # noqa: ANN001
     _summary(report.stats)
     for note in report.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
@@ -421,16 +495,24 @@ def _run_batch(inputs, agent, output, fmt, input_format, poll) -> None:  # noqa:
     from agent.bulk import triage_batch
 
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, disable=not err.is_terminal, transient=True,
-    )  # fmt: skip
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    )
     task = progress.add_task("batch", total=None)
 
     def submitted(rep) -> None:  # noqa: ANN001
         for batch_id in rep.batch_ids:
             err.print(f"submitted {batch_id}", highlight=False)
         if not rep.records:
-            err.print(f"nothing to submit: {rep.counts.cached} cached, {rep.counts.skipped} without abstract", highlight=False)
+            err.print(
+                f"nothing to submit: {rep.counts.cached} cached, {rep.counts.skipped} without abstract", highlight=False
+            )
 
     def waiting(done: int, total: int, records) -> None:  # noqa: ANN001
         states = ", ".join(sorted({r.status for r in records})) or "done"
@@ -440,11 +522,21 @@ def _run_batch(inputs, agent, output, fmt, input_format, poll) -> None:  # noqa:
 
     try:
         with progress:
-            report = triage_batch(inputs, agent, output=output, fmt=fmt, input_format=input_format, poll=poll,
-                                  on_submit=submitted, on_progress=waiting)  # fmt: skip
+            report = triage_batch(
+                inputs,
+                agent,
+                output=output,
+                fmt=fmt,
+                input_format=input_format,
+                poll=poll,
+                on_submit=submitted,
+                on_progress=waiting,
+            )
     except KeyboardInterrupt:
-        err.print("interrupted: the batches keep running; `paper-agent batch status` shows them and "
-                  "`paper-agent batch collect ID` fetches their results")  # fmt: skip
+        err.print(
+            "interrupted: the batches keep running; `paper-agent batch status` shows them and "
+            "`paper-agent batch collect ID` fetches their results"
+        )
         raise typer.Exit(130) from None
     _collect_summary(report, output)
 
@@ -452,24 +544,36 @@ def _run_batch(inputs, agent, output, fmt, input_format, poll) -> None:  # noqa:
 @batch_app.command("submit")
 def batch_submit_cmd(
     inputs: list[Path] = typer.Argument(..., help="Digest files or folders"),
-    model: Optional[str] = ModelOpt,
-    base_url: Optional[str] = BaseUrlOpt,
-    taxonomy: Optional[Path] = TaxonomyOpt,
-    prompt_version: Optional[str] = typer.Option(None, "--prompt-version", help="Prompt template version"),
-    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json"),
-    temperature: Optional[float] = typer.Option(None, "--temperature"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
-    max_per_batch: Optional[int] = typer.Option(None, "--max-papers-per-batch", help="Split into batches of at most N (API limit 50,000)"),
-    input_format: Optional[str] = typer.Option(None, "--input-format"),
-    prices: Optional[Path] = typer.Option(None, "--prices", help="Price table TOML"),
-    cache_dir: Optional[Path] = CacheDirOpt,
+    model: str | None = ModelOpt,
+    base_url: str | None = BaseUrlOpt,
+    taxonomy: Path | None = TaxonomyOpt,
+    prompt_version: str | None = typer.Option(None, "--prompt-version", help="Prompt template version"),
+    mode: str | None = typer.Option(None, "--mode", help="tools | json"),
+    temperature: float | None = typer.Option(None, "--temperature"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    max_per_batch: int | None = typer.Option(
+        None, "--max-papers-per-batch", help="Split into batches of at most N (API limit 50,000)"
+    ),
+    input_format: str | None = typer.Option(None, "--input-format"),
+    prices: Path | None = typer.Option(None, "--prices", help="Price table TOML"),
+    cache_dir: Path | None = CacheDirOpt,
 ) -> None:
     """Submit every uncached paper to the OpenAI Batch API; print the batch ids."""
     from agent.bulk import batch_submit
 
     _setup_logging(False)
-    agent = _agent(backend="openai", model=model, base_url=base_url, taxonomy=taxonomy, prompt_version=prompt_version,
-                   mode=mode, temperature=temperature, max_tokens=max_tokens, prices_file=prices, cache_dir=cache_dir)  # fmt: skip
+    agent = _agent(
+        backend="openai",
+        model=model,
+        base_url=base_url,
+        taxonomy=taxonomy,
+        prompt_version=prompt_version,
+        mode=mode,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        prices_file=prices,
+        cache_dir=cache_dir,
+    )
     try:
         report = batch_submit(inputs, agent, input_format=input_format, max_per_batch=max_per_batch)
     finally:
@@ -477,15 +581,20 @@ def batch_submit_cmd(
     c = report.counts
     for batch_id in report.batch_ids:
         typer.echo(batch_id)
-    err.print(f"{c.requests} requests in {len(report.records)} batch(es); {c.cached} cached, {c.skipped} without "
-              f"abstract, {c.pending} already in an open batch", highlight=False)  # fmt: skip
+    err.print(
+        f"{c.requests} requests in {len(report.records)} batch(es); {c.cached} cached, {c.skipped} without "
+        f"abstract, {c.pending} already in an open batch",
+        highlight=False,
+    )
     if report.records:
         _batch_table(report.records, "submitted")
 
 
 @batch_app.command("status")
-def batch_status_cmd(ids: Optional[list[str]] = typer.Argument(None, help="Batch ids (default: every one not collected)"),
-                     cache_dir: Optional[Path] = CacheDirOpt) -> None:  # fmt: skip
+def batch_status_cmd(
+    ids: list[str] | None = typer.Argument(None, help="Batch ids (default: every one not collected)"),
+    cache_dir: Path | None = CacheDirOpt,
+) -> None:
     """State, counts, age and cost of batches."""
     from agent.bulk import batch_status
 
@@ -497,7 +606,7 @@ def batch_status_cmd(ids: Optional[list[str]] = typer.Argument(None, help="Batch
 
 
 @batch_app.command("list")
-def batch_list_cmd(cache_dir: Optional[Path] = CacheDirOpt) -> None:
+def batch_list_cmd(cache_dir: Path | None = CacheDirOpt) -> None:
     """Every batch recorded on this machine."""
     from agent.bulk import batch_list
 
@@ -511,12 +620,12 @@ def batch_list_cmd(cache_dir: Optional[Path] = CacheDirOpt) -> None:
 @batch_app.command("collect")
 def batch_collect_cmd(
     ids: list[str] = typer.Argument(..., help="Batch ids (or local ids)"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
-    fmt: Optional[str] = typer.Option(
+    output: Path | None = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
+    fmt: str | None = typer.Option(
         None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)"
     ),
     repair: bool = typer.Option(False, "--repair", help="Re-ask invalid and failed papers online"),
-    cache_dir: Optional[Path] = CacheDirOpt,
+    cache_dir: Path | None = CacheDirOpt,
 ) -> None:
     """Validate and cache finished batches' results, and write them like `run`."""
     from agent.bulk import batch_collect
@@ -527,7 +636,7 @@ def batch_collect_cmd(
 
 
 @batch_app.command("cancel")
-def batch_cancel_cmd(batch_id: str = typer.Argument(...), cache_dir: Optional[Path] = CacheDirOpt) -> None:
+def batch_cancel_cmd(batch_id: str = typer.Argument(...), cache_dir: Path | None = CacheDirOpt) -> None:
     """Cancel a running batch (what finished stays collectable)."""
     from agent.bulk import batch_cancel
 
@@ -539,48 +648,62 @@ def batch_cancel_cmd(batch_id: str = typer.Argument(...), cache_dir: Optional[Pa
 def batch_export_cmd(
     inputs: list[Path] = typer.Argument(..., help="Digest files or folders"),
     output: Path = typer.Option(..., "-o", "--output", help="Request file to write (JSONL, OpenAI batch format)"),
-    model: Optional[str] = ModelOpt,
-    base_url: Optional[str] = BaseUrlOpt,
-    taxonomy: Optional[Path] = TaxonomyOpt,
-    prompt_version: Optional[str] = typer.Option(None, "--prompt-version"),
-    mode: Optional[str] = typer.Option(None, "--mode", help="tools | json"),
-    temperature: Optional[float] = typer.Option(None, "--temperature"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
-    input_format: Optional[str] = typer.Option(None, "--input-format"),
-    cache_dir: Optional[Path] = CacheDirOpt,
+    model: str | None = ModelOpt,
+    base_url: str | None = BaseUrlOpt,
+    taxonomy: Path | None = TaxonomyOpt,
+    prompt_version: str | None = typer.Option(None, "--prompt-version"),
+    mode: str | None = typer.Option(None, "--mode", help="tools | json"),
+    temperature: float | None = typer.Option(None, "--temperature"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    input_format: str | None = typer.Option(None, "--input-format"),
+    cache_dir: Path | None = CacheDirOpt,
 ) -> None:
     """Write the requests for every uncached paper, for vLLM's run_batch or any OpenAI-batch engine."""
     from agent.bulk import batch_export
 
     _setup_logging(False)
-    agent = _agent(backend="openai", model=model, base_url=base_url, taxonomy=taxonomy, prompt_version=prompt_version,
-                   mode=mode, temperature=temperature, max_tokens=max_tokens, cache_dir=cache_dir)  # fmt: skip
+    agent = _agent(
+        backend="openai",
+        model=model,
+        base_url=base_url,
+        taxonomy=taxonomy,
+        prompt_version=prompt_version,
+        mode=mode,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        cache_dir=cache_dir,
+    )
     try:
         report = batch_export(inputs, agent, output, input_format=input_format)
     finally:
         agent.close()
     c = report.counts
-    err.print(f"wrote {c.requests} requests ({c.bytes / 1e6:.1f} MB) to {escape(str(report.requests))} and the manifest "
-              f"{escape(str(report.manifest))}; {c.cached} cached, {c.skipped} without abstract", highlight=False)  # fmt: skip
+    err.print(
+        f"wrote {c.requests} requests ({c.bytes / 1e6:.1f} MB) to {escape(str(report.requests))} and the manifest "
+        f"{escape(str(report.manifest))}; {c.cached} cached, {c.skipped} without abstract",
+        highlight=False,
+    )
 
 
 @batch_app.command("import")
 def batch_import_cmd(
     results: list[Path] = typer.Argument(..., help="The engine's results file(s) (JSONL, OpenAI batch output format)"),
     requests: Path = typer.Option(..., "--requests", help="The request file `batch export` wrote"),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Its manifest (default: next to the request file)"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
-    fmt: Optional[str] = typer.Option(
+    manifest: Path | None = typer.Option(None, "--manifest", help="Its manifest (default: next to the request file)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Output file (default: stdout)"),
+    fmt: str | None = typer.Option(
         None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)"
     ),
     repair: bool = typer.Option(False, "--repair", help="Re-ask invalid and failed papers online"),
-    cache_dir: Optional[Path] = CacheDirOpt,
+    cache_dir: Path | None = CacheDirOpt,
 ) -> None:
     """Validate an engine's results, store them in the cache, and write them like `run`."""
     from agent.bulk import batch_import
 
     _setup_logging(False)
-    report = batch_import(results, requests, manifest=manifest, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair)
+    report = batch_import(
+        results, requests, manifest=manifest, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair
+    )
     _collect_summary(report, output)
 
 

@@ -205,7 +205,9 @@ class _Client:
         """The body of ``url?params`` and whether it came from the cache (never when ``fresh``)."""
         key = str(httpx.URL(url, params=params))
         if self.cache is not None and not (self.refresh or fresh):
-            text = self.cache.get(key, max_age=None if settled else self.settings.arxiv_max_age, now=self.throttle.clock())
+            text = self.cache.get(
+                key, max_age=None if settled else self.settings.arxiv_max_age, now=self.throttle.clock()
+            )
             if text is not None:
                 self.cached_pages += 1
                 log.info("from the cache: %s", key)
@@ -225,7 +227,9 @@ class _Client:
             return retrying(self._send, url, params), False
         except (_Retryable, httpx.HTTPError) as exc:
             tries = retrying.statistics.get("attempt_number", 1)
-            raise FetchError(f"arXiv did not answer ({_describe(exc)}) after {tries} tr{'y' if tries == 1 else 'ies'}") from None
+            raise FetchError(
+                f"arXiv did not answer ({_describe(exc)}) after {tries} tr{'y' if tries == 1 else 'ies'}"
+            ) from None
 
     def store(self, url: str, params: dict[str, str], text: str) -> None:
         """Keep a page that parsed and holds what it should (never an empty or broken one)."""
@@ -340,7 +344,10 @@ def fetch(
 ) -> FetchResult:
     """Fetch papers from arXiv; see ``fetch_papers``. Also says what it did (``FetchResult``)."""
     settings = settings or Settings()
-    for name, url in (("PAPER_AGENT_ARXIV_API_URL", settings.arxiv_api_url), ("PAPER_AGENT_ARXIV_FEED_URL", settings.arxiv_feed_url)):
+    for name, url in (
+        ("PAPER_AGENT_ARXIV_API_URL", settings.arxiv_api_url),
+        ("PAPER_AGENT_ARXIV_FEED_URL", settings.arxiv_feed_url),
+    ):
         if not re.match(r"^https?://[^/\s]+", url):
             raise ConfigError(f"{name}={url!r}: expected an http(s) URL")
     cats = _categories(categories)
@@ -357,7 +364,7 @@ def fetch(
     if not 1 <= page_size <= 2000:
         raise ConfigError(f"page size {page_size}: arXiv serves 1 to 2000 results per request")
     throttle = _throttle(clock, sleep)
-    today = dt.datetime.fromtimestamp(throttle.clock(), dt.timezone.utc).date()
+    today = dt.datetime.fromtimestamp(throttle.clock(), dt.UTC).date()
     if day:
         start = end = day
     elif start and not end:
@@ -439,9 +446,7 @@ def _fetch_feed(client: _Client, cats: list[str], cross_lists: bool) -> FetchRes
     return FetchResult(papers, f"{label}: {len(papers)} papers from today's announcement ({', '.join(parts)})")
 
 
-def _fetch_pages(
-    client: _Client, params: dict[str, str], page_size: int, settled: bool, what: str
-) -> list[Paper]:
+def _fetch_pages(client: _Client, params: dict[str, str], page_size: int, settled: bool, what: str) -> list[Paper]:
     """Every page of one API query, in order; raises ``FetchError`` rather than return part of it."""
     url = client.settings.arxiv_api_url
     papers: list[Paper] = []
@@ -458,8 +463,9 @@ def _fetch_pages(
                 raise FetchError(
                     f"{what}: incomplete, got {len(papers)} of {total} papers ({exc} for the page at {start}); "
                     "run again to resume, the pages that arrived are cached",
-                    fetched=len(papers), total=total,
-                ) from None  # fmt: skip
+                    fetched=len(papers),
+                    total=total,
+                ) from None
             try:
                 feed = _parse(text, url)
             except InputError as exc:
@@ -471,13 +477,16 @@ def _fetch_pages(
             # never cache it, and never take it for the end of the results.
             if feed.entries or start >= total:
                 break
-            log.warning("%s: page at %d came back empty (%d of %d papers so far); asking again", what, start, len(papers), total)
+            log.warning(
+                "%s: page at %d came back empty (%d of %d papers so far); asking again", what, start, len(papers), total
+            )
         else:
             raise FetchError(
                 f"{what}: incomplete, got {len(papers)} of {total} papers (arXiv kept answering the page at "
                 f"{start} with no entries); run again to resume, the pages that arrived are cached",
-                fetched=len(papers), total=total,
-            )  # fmt: skip
+                fetched=len(papers),
+                total=total,
+            )
         if not cached:
             client.store(url, page_params, text)
         for paper in feed.papers:
@@ -554,7 +563,8 @@ def iter_inputs(
     """Papers from files, folders and ``arxiv:`` sources, in input order, de-duplicated by id.
 
     ``triage`` calls it when at least one input is an ``arxiv:`` source (otherwise it reads the
-    files itself, without importing httpx). Every file is checked and every source fetched before the first paper is yielded, so a typo or an unreachable arXiv
+    files itself, without importing httpx). Every file is checked and every source fetched before
+    the first paper is yielded, so a typo or an unreachable arXiv
     fails the run before any output is written. ``fetch_options`` (``date``, ``since``,
     ``until``, ``cross_lists``, ``refresh``, ...) go to ``fetch`` for every ``arxiv:`` input.
     """

@@ -25,10 +25,10 @@ import logging
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from agent.errors import InputError
 from agent.schema import Paper
@@ -39,9 +39,7 @@ FORMATS = ("digest-md", "table-md", "jsonl", "json", "atom")
 
 # New-style (2101.00001) and old-style (cs/0112017, math.GT/0309136) arXiv ids.
 ARXIV_ID = r"(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
-ARXIV_URL_RE = re.compile(
-    rf"arxiv\.org/(?:abs|pdf|html)/(?P<id>{ARXIV_ID})(?:v\d+)?(?:\.pdf)?", re.IGNORECASE
-)
+ARXIV_URL_RE = re.compile(rf"arxiv\.org/(?:abs|pdf|html)/(?P<id>{ARXIV_ID})(?:v\d+)?(?:\.pdf)?", re.IGNORECASE)
 # A bare id, ``arXiv:``-prefixed, or the OAI identifier arXiv's daily feeds use as entry ids.
 BARE_ID_RE = re.compile(rf"^(?:arxiv:|oai:arxiv\.org:)?(?P<id>{ARXIV_ID})(?:v\d+)?$", re.IGNORECASE)
 
@@ -185,9 +183,7 @@ def _stream_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 # A paper heading: an optional index, then the linked title; text after the link (a venue,
 # "(NeurIPS 2025)") is allowed and ignored.
-HEADING_RE = re.compile(
-    r"^#{2,4}\s*(?:\[\d+\]\s*|\d+\.\s+)?\[(?P<title>.+?)\]\((?P<url>[^)\s]+)\)(?:\s+\S.*)?\s*$"
-)
+HEADING_RE = re.compile(r"^#{2,4}\s*(?:\[\d+\]\s*|\d+\.\s+)?\[(?P<title>.+?)\]\((?P<url>[^)\s]+)\)(?:\s+\S.*)?\s*$")
 # A heading numbered like a paper entry ("### [3] ...", "### 3. ...") but without a usable link.
 ENTRY_HEADING_RE = re.compile(r"^#{2,4}\s*(?:\[\d+\]|\d+\.)\s*\S")
 TABLE_HEADER_RE = re.compile(r"^\|.*\btitle\b.*\|", re.IGNORECASE)
@@ -547,9 +543,11 @@ def read_atom(text: str, path: str) -> AtomFeed:
         raise InputError(path, f"not an Atom feed (root element <{root.tag.rsplit('}', 1)[-1]}>)")
     entries = root.findall(f"{ATOM}entry") or root.findall("entry")
     feed = AtomFeed(
-        papers=[], total_results=_atom_int(root, "totalResults"), start_index=_atom_int(root, "startIndex"),
+        papers=[],
+        total_results=_atom_int(root, "totalResults"),
+        start_index=_atom_int(root, "startIndex"),
         entries=len(entries),
-    )  # fmt: skip
+    )
     # Line numbers of the <entry> tags, counted incrementally (ElementTree keeps none).
     lines: list[int] = []
     line, pos = 1, 0
@@ -730,7 +728,9 @@ def _plan(files: list[InputFile], input_format: str | None, on_skip: SkipHandler
                 raise
             _skip(problem, on_skip)
     if files and not plan:
-        raise InputError(str(files[0].path.parent), "no readable paper files (every file was skipped, see the warnings)")
+        raise InputError(
+            str(files[0].path.parent), "no readable paper files (every file was skipped, see the warnings)"
+        )
     return plan
 
 
@@ -765,7 +765,9 @@ def iter_papers(
                     title = hash(paper.title.casefold())
                     if paper.id in seen:
                         clashes += seen[paper.id] != title
-                        log.info("%s:%s: duplicate %s skipped (first occurrence wins)", f.path, paper.source_line, paper.id)
+                        log.info(
+                            "%s:%s: duplicate %s skipped (first occurrence wins)", f.path, paper.source_line, paper.id
+                        )
                         continue
                     seen[paper.id] = title
                 yield paper
@@ -782,9 +784,7 @@ def iter_papers(
         )
 
 
-def load_papers(
-    paths: str | Path | Iterable[str | Path], input_format: str | None = None
-) -> list[Paper]:
+def load_papers(paths: str | Path | Iterable[str | Path], input_format: str | None = None) -> list[Paper]:
     """Read papers from files or directories into a list (see ``iter_papers``)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]

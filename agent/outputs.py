@@ -29,10 +29,29 @@ from agent.taxonomy import Taxonomy
 FORMATS = ("jsonl", "csv", "md")
 EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".md": "md", ".markdown": "md"}
 CSV_FIELDS = [
-    "id", "title", "authors", "url", "primary", "secondary", "confidence", "tldr", "evidence",
-    "status", "error", "backend", "model", "prompt_version", "taxonomy", "cached",
-    "prompt_tokens", "completion_tokens", "total_tokens", "attempts", "latency_ms", "cost_usd",
-]  # fmt: skip
+    "id",
+    "title",
+    "authors",
+    "url",
+    "primary",
+    "secondary",
+    "confidence",
+    "tldr",
+    "evidence",
+    "status",
+    "error",
+    "backend",
+    "model",
+    "prompt_version",
+    "taxonomy",
+    "cached",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "attempts",
+    "latency_ms",
+    "cost_usd",
+]
 
 
 def resolve_format(fmt: str | None, path: str | Path | None) -> str:
@@ -119,8 +138,9 @@ class AtomicTarget:
         except BrokenPipeError:
             raise  # stdout closed by `| head`: not an error worth a message
         except OSError as exc:
-            raise OutputError(f"{self.path or 'stdout'}: write failed ({exc.strerror or exc}); "
-                              "finished results are in the cache") from None
+            raise OutputError(
+                f"{self.path or 'stdout'}: write failed ({exc.strerror or exc}); finished results are in the cache"
+            ) from None
 
     def abort(self) -> None:
         """Drop the partial file and leave any existing output untouched."""
@@ -158,8 +178,9 @@ class AtomicTarget:
             self.fh.close()
             os.replace(self.partial, self.path)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot finish output ({exc.strerror or exc}); "
-                              f"rows so far are in {self.partial}") from None
+            raise OutputError(
+                f"{self.path}: cannot finish output ({exc.strerror or exc}); rows so far are in {self.partial}"
+            ) from None
 
 
 class JsonlWriter:
@@ -258,7 +279,6 @@ def md_text(text: str) -> str:
     return MD_SPECIAL_RE.sub(r"\\\1", html.escape(text, quote=False))
 
 
-
 def render_markdown(results: list[PaperResult], taxonomy: Taxonomy, notice: str | None = None) -> str:
     groups: dict[str, list[PaperResult]] = {name: [] for name in taxonomy.names}
     untriaged: list[PaperResult] = []
@@ -274,7 +294,10 @@ def render_markdown(results: list[PaperResult], taxonomy: Taxonomy, notice: str 
         f"{len(results)} papers, triaged {time.strftime('%Y-%m-%d')} by {', '.join(backends) or 'n/a'}.",
     ]
     if notice or any(r.backend == "offline" for r in results):
-        lines += ["", "> Labels and TL;DRs come from the offline baseline (keyword cues and a linear model), not an LLM."]
+        lines += [
+            "",
+            "> Labels and TL;DRs come from the offline baseline (keyword cues and a linear model), not an LLM.",
+        ]
     lines += ["", "## Contents", ""]
     for name, items in groups.items():
         lines.append(f"- [{name}](#{name}) ({len(items)})")

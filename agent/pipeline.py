@@ -79,7 +79,7 @@ class RunStats:
     def total(self) -> int:
         return sum(self.statuses.values())
 
-    def finish(self) -> "RunStats":
+    def finish(self) -> RunStats:
         self.elapsed_s = time.perf_counter() - self.started
         return self
 
@@ -317,7 +317,7 @@ class Agent:
         if self.cache is not None:
             self.cache.close()
 
-    def __enter__(self) -> "Agent":
+    def __enter__(self) -> Agent:
         return self
 
     def __exit__(self, *exc: object) -> None:

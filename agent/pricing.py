@@ -16,7 +16,6 @@ from pathlib import Path
 
 from agent.errors import ConfigError
 
-
 DEFAULT_BATCH_DISCOUNT = 0.5
 
 
@@ -29,7 +28,7 @@ class Price:
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return round((prompt_tokens * self.input + completion_tokens * self.output) / 1e6, 8)
 
-    def batch(self) -> "Price":
+    def batch(self) -> Price:
         """The price of the same tokens sent through the Batch API."""
         keep = 1.0 - self.batch_discount
         return Price(self.input * keep, self.output * keep, 0.0)

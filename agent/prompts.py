@@ -61,11 +61,7 @@ class PromptTemplate:
     def user(self, paper: Paper) -> str:
         summary = ""
         if paper.digest_summary:
-            summary = (
-                "<digest_summary>\n"
-                + FENCE_RE.sub(" ", paper.digest_summary)
-                + "\n</digest_summary>"
-            )
+            summary = "<digest_summary>\n" + FENCE_RE.sub(" ", paper.digest_summary) + "\n</digest_summary>"
         return render(
             self.user_template,
             {
@@ -83,7 +79,9 @@ class PromptTemplate:
         ]
 
 
-def load_prompt(taxonomy: Taxonomy, version: str = DEFAULT_PROMPT_VERSION, directory: str | Path | None = None) -> PromptTemplate:
+def load_prompt(
+    taxonomy: Taxonomy, version: str = DEFAULT_PROMPT_VERSION, directory: str | Path | None = None
+) -> PromptTemplate:
     """Load ``<version>.system.txt`` / ``<version>.user.txt`` from ``directory`` or the built-ins."""
     parts: dict[str, str] = {}
     for part in ("system", "user"):

@@ -50,9 +50,7 @@ class Usage(BaseModel):
     total_tokens: int = 0
     attempts: int = 0
     latency_ms: float = 0.0
-    cost_usd: float | None = Field(
-        default=None, description="None when the model has no price in the price table"
-    )
+    cost_usd: float | None = Field(default=None, description="None when the model has no price in the price table")
 
 
 class PaperResult(BaseModel):

@@ -38,9 +38,7 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("PAPER_AGENT_API_KEY", "OPENAI_API_KEY")
     )
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("PAPER_AGENT_BASE_URL", "OPENAI_BASE_URL")
-    )
+    base_url: str | None = Field(default=None, validation_alias=AliasChoices("PAPER_AGENT_BASE_URL", "OPENAI_BASE_URL"))
     backend: BackendName = "auto"
     model: str = "gpt-4o-mini"
     mode: Mode = "tools"

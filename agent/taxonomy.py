@@ -52,7 +52,7 @@ class Taxonomy(BaseModel):
     labels: list[Label] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _check(self) -> "Taxonomy":
+    def _check(self) -> Taxonomy:
         names = [label.name for label in self.labels]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -31,8 +31,18 @@ def export(n: int, tmp: Path, abstract_chars: int) -> dict:
     folder = tmp / f"n{n}"
     folder.mkdir()
     papers = synth.write_jsonl(folder / "papers.jsonl", synth.papers(n, seed=11, abstract_chars=abstract_chars))
-    cmd = [*paper_agent(), "batch", "export", str(papers), "-o", str(folder / "requests.jsonl"),
-           "--model", "gpt-4o-mini", "--cache-dir", str(folder / "cache")]  # fmt: skip
+    cmd = [
+        *paper_agent(),
+        "batch",
+        "export",
+        str(papers),
+        "-o",
+        str(folder / "requests.jsonl"),
+        "--model",
+        "gpt-4o-mini",
+        "--cache-dir",
+        str(folder / "cache"),
+    ]
     mb, wall = peak_rss_mb(cmd, clean_env(folder / "xdg"), folder)
     requests = folder / "requests.jsonl"
     manifest = folder / "requests.manifest.jsonl"
@@ -42,8 +52,17 @@ def export(n: int, tmp: Path, abstract_chars: int) -> dict:
         for line in f:
             ids.add(json.loads(line)["custom_id"])
             sizes.append(len(line))
-    return {"n": n, "mb": mb, "wall": wall, "lines": len(sizes), "unique": len(ids), "bytes": requests.stat().st_size,
-            "manifest": manifest.stat().st_size, "input": papers.stat().st_size, "sizes": sizes}  # fmt: skip
+    return {
+        "n": n,
+        "mb": mb,
+        "wall": wall,
+        "lines": len(sizes),
+        "unique": len(ids),
+        "bytes": requests.stat().st_size,
+        "manifest": manifest.stat().st_size,
+        "input": papers.stat().st_size,
+        "sizes": sizes,
+    }
 
 
 def batches(sizes: list[int], max_lines: int = 50_000, max_bytes: int = 200 * 1024 * 1024) -> list[int]:
@@ -62,25 +81,33 @@ def collect(n: int, tmp: Path, abstract_chars: int) -> None:
     import time
 
     import fake_server
+
     from agent import Agent, Settings, batch_collect, batch_submit
 
     folder = tmp / f"collect{n}"
     folder.mkdir()
     papers = synth.write_jsonl(folder / "papers.jsonl", synth.papers(n, seed=12, abstract_chars=abstract_chars))
     with fake_server.FakeServer(batch_polls=1) as server:
-        agent = Agent(backend="openai", base_url=server.base_url, api_key="x", model="gpt-4o-mini", cache_dir=folder / "c")
+        agent = Agent(
+            backend="openai", base_url=server.base_url, api_key="x", model="gpt-4o-mini", cache_dir=folder / "c"
+        )
         t = time.perf_counter()
         ids = batch_submit([papers], agent).batch_ids
         submit_s = time.perf_counter() - t
         t = time.perf_counter()
-        report = batch_collect(ids, settings=Settings(base_url=server.base_url, api_key="x", cache_dir=folder / "c"),
-                               output=folder / "out.jsonl")  # fmt: skip
+        report = batch_collect(
+            ids,
+            settings=Settings(base_url=server.base_url, api_key="x", cache_dir=folder / "c"),
+            output=folder / "out.jsonl",
+        )
         collect_s = time.perf_counter() - t
         chat = server.total_requests
     ok = report.stats.statuses["ok"]
-    print(f"\nsubmit {n:,} papers ({len(ids)} batch(es)): {submit_s:.1f} s; collect (incl. the fake server running the "
-          f"batch): {collect_s:.1f} s = {n / collect_s:,.0f} papers/s; {ok:,} ok, {chat} chat requests "
-          f"-> {verdict(ok == n and chat == 0)}")  # fmt: skip
+    print(
+        f"\nsubmit {n:,} papers ({len(ids)} batch(es)): {submit_s:.1f} s; collect (incl. the fake server running the "
+        f"batch): {collect_s:.1f} s = {n / collect_s:,.0f} papers/s; {ok:,} ok, {chat} chat requests "
+        f"-> {verdict(ok == n and chat == 0)}"
+    )
 
 
 def main() -> None:
@@ -93,24 +120,33 @@ def main() -> None:
     header("batch export")
     tmp = Path(tempfile.mkdtemp(prefix="bench-batch-export-"))
     try:
-        print("| papers | input MiB | wall s | papers/s | peak RSS MB | request file MiB | manifest MiB | mean line bytes |")
+        print(
+            "| papers | input MiB | wall s | papers/s | peak RSS MB | request file MiB | manifest MiB | mean line bytes |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         runs = []
         for n in (a.small, a.papers):
             r = export(n, tmp, a.abstract_chars)
             runs.append(r)
-            print(f"| {n:,} | {r['input'] / 2**20:.0f} | {r['wall']:.1f} | {n / r['wall']:,.0f} | {r['mb']:.0f} | "
-                  f"{r['bytes'] / 2**20:.0f} | {r['manifest'] / 2**20:.0f} | {r['bytes'] / r['lines']:,.0f} |", flush=True)  # fmt: skip
+            print(
+                f"| {n:,} | {r['input'] / 2**20:.0f} | {r['wall']:.1f} | {n / r['wall']:,.0f} | {r['mb']:.0f} | "
+                f"{r['bytes'] / 2**20:.0f} | {r['manifest'] / 2**20:.0f} | {r['bytes'] / r['lines']:,.0f} |",
+                flush=True,
+            )
             shutil.rmtree(tmp / f"n{n}" / "cache", ignore_errors=True)
         small, big = runs
         split = batches(big["sizes"])
-        print(f"\n`batch submit` would split the {big['n']:,} requests into {len(split)} batches of {', '.join(f'{x:,}' for x in split)} lines "
-              "(50,000 lines / 200 MiB per batch)")  # fmt: skip
+        print(
+            f"\n`batch submit` would split the {big['n']:,} requests into {len(split)} batches of {', '.join(f'{x:,}' for x in split)} lines "
+            "(50,000 lines / 200 MiB per batch)"
+        )
         ok = big["lines"] == big["unique"] == big["n"] and small["lines"] == small["n"]
         flat = big["mb"] < 1.5 * small["mb"]
         print(f"one line per paper, unique custom_ids: {verdict(ok)}")
-        print(f"streams: peak RSS {big['mb']:.0f} MB for {big['n']:,} vs {small['mb']:.0f} MB for {small['n']:,} "
-              f"-> {verdict(flat)}; target < {TARGET_MB:.0f} MB -> {verdict(big['mb'] < TARGET_MB)}")  # fmt: skip
+        print(
+            f"streams: peak RSS {big['mb']:.0f} MB for {big['n']:,} vs {small['mb']:.0f} MB for {small['n']:,} "
+            f"-> {verdict(flat)}; target < {TARGET_MB:.0f} MB -> {verdict(big['mb'] < TARGET_MB)}"
+        )
         if a.collect:
             collect(a.collect, tmp, a.abstract_chars)
     finally:

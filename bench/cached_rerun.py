@@ -48,12 +48,27 @@ def main() -> None:
             stats = triage([papers], agent, output=tmp / "fill.jsonl")
             fill = time.perf_counter() - t
             agent.close()
-            print(f"fill: {stats.total} papers ({stats.statuses}) in {fill:.1f} s = {stats.total / fill:.0f} papers/s "
-                  f"(latency 0, conc 64: client CPU bound)")  # fmt: skip
+            print(
+                f"fill: {stats.total} papers ({stats.statuses}) in {fill:.1f} s = {stats.total / fill:.0f} papers/s "
+                f"(latency 0, conc 64: client CPU bound)"
+            )
             before = server_stats(url)["requests"]
 
-            cmd = [*paper_agent(), "run", str(papers), "--backend", "openai", "--base-url", url, "--model", "fake",
-                   "--cache-dir", str(cache), "-o", str(tmp / "out.jsonl")]  # fmt: skip
+            cmd = [
+                *paper_agent(),
+                "run",
+                str(papers),
+                "--backend",
+                "openai",
+                "--base-url",
+                url,
+                "--model",
+                "fake",
+                "--cache-dir",
+                str(cache),
+                "-o",
+                str(tmp / "out.jsonl"),
+            ]
             cli = []
             for _ in range(a.repeats):
                 t = time.perf_counter()
@@ -92,14 +107,20 @@ def main() -> None:
             after = server_stats(url)["requests"]
         n = a.papers
         print(f"\nnew requests during the re-runs: {after - before} (expected 0)")
-        print(f"CLI subprocess, process start included: median {median(cli):.2f} s = {n / median(cli):.0f} papers/s "
-              f"(runs {', '.join(f'{x:.2f}' for x in cli)})")  # fmt: skip
+        print(
+            f"CLI subprocess, process start included: median {median(cli):.2f} s = {n / median(cli):.0f} papers/s "
+            f"(runs {', '.join(f'{x:.2f}' for x in cli)})"
+        )
         print(f"  of which `paper-agent --help` start-up: median {median(startup):.2f} s")
-        print(f"Python API (triage), imports excluded: median {median(api):.2f} s = {n / median(api):.0f} papers/s "
-              f"(runs {', '.join(f'{x:.2f}' for x in api)})")  # fmt: skip
+        print(
+            f"Python API (triage), imports excluded: median {median(api):.2f} s = {n / median(api):.0f} papers/s "
+            f"(runs {', '.join(f'{x:.2f}' for x in api)})"
+        )
         print(f"  of which load_papers: median {median(ingest):.2f} s")
-        print(f"target: >= {TARGET:.0f} papers/s -> CLI {verdict(n / median(cli) >= TARGET)}, "
-              f"API {verdict(n / median(api) >= TARGET)}")  # fmt: skip
+        print(
+            f"target: >= {TARGET:.0f} papers/s -> CLI {verdict(n / median(cli) >= TARGET)}, "
+            f"API {verdict(n / median(api) >= TARGET)}"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -78,7 +78,13 @@ def to_papers(records: Iterator[dict]) -> list:
     from agent.schema import Paper
 
     return [
-        Paper(id=r["id"], title=r["title"], authors=r["authors"], abstract=r["abstract"], url=f"https://arxiv.org/abs/{r['id']}")
+        Paper(
+            id=r["id"],
+            title=r["title"],
+            authors=r["authors"],
+            abstract=r["abstract"],
+            url=f"https://arxiv.org/abs/{r['id']}",
+        )
         for r in records
     ]
 
@@ -94,5 +100,18 @@ def clean_env(cache_home: Path) -> dict[str, str]:
     return env
 
 
-__all__ = ["synth", "machine", "header", "median", "repeat", "verdict", "server_process", "server_stats",
-           "to_papers", "paper_agent", "clean_env", "ROOT", "BENCH"]  # fmt: skip
+__all__ = [
+    "synth",
+    "machine",
+    "header",
+    "median",
+    "repeat",
+    "verdict",
+    "server_process",
+    "server_stats",
+    "to_papers",
+    "paper_agent",
+    "clean_env",
+    "ROOT",
+    "BENCH",
+]

@@ -33,9 +33,10 @@ import sys
 import textwrap
 import threading
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
@@ -57,10 +58,15 @@ def paper(
 ) -> dict[str, Any]:
     """One paper as the fake arXiv holds it (``categories[0]`` is the primary category)."""
     return {
-        "id": pid, "title": title, "abstract": abstract, "authors": authors or ["Ada Lovelace", "Alan Turing"],
-        "categories": categories or ["cs.IR"], "submitted": submitted, "version": version,
+        "id": pid,
+        "title": title,
+        "abstract": abstract,
+        "authors": authors or ["Ada Lovelace", "Alan Turing"],
+        "categories": categories or ["cs.IR"],
+        "submitted": submitted,
+        "version": version,
         "announce_type": announce_type,
-    }  # fmt: skip
+    }
 
 
 def seed_papers(day: str = "2025-10-14") -> list[dict[str, Any]]:
@@ -69,9 +75,16 @@ def seed_papers(day: str = "2025-10-14") -> list[dict[str, Any]]:
     for n, line in enumerate(SEED_DATASET.read_text(encoding="utf-8").splitlines()):
         if line.strip():
             rec = json.loads(line)
-            out.append(paper(rec["id"], rec["title"], rec["abstract"], authors=rec.get("authors") or None,
-                             categories=["cs.IR", "cs.LG"] if n % 3 else ["cs.CL", "cs.IR"],
-                             submitted=f"{day}T{n % 24:02d}:{n % 60:02d}:00Z"))  # fmt: skip
+            out.append(
+                paper(
+                    rec["id"],
+                    rec["title"],
+                    rec["abstract"],
+                    authors=rec.get("authors") or None,
+                    categories=["cs.IR", "cs.LG"] if n % 3 else ["cs.CL", "cs.IR"],
+                    submitted=f"{day}T{n % 24:02d}:{n % 60:02d}:00Z",
+                )
+            )
     return out
 
 
@@ -81,8 +94,14 @@ def synthetic_papers(n: int, day: str = "2025-10-14", start: int = 0) -> list[di
     import synth
 
     return [
-        paper(p["id"], p["title"], p["abstract"], authors=p["authors"], categories=p["categories"],
-              submitted=f"{day}T{(i // 60) % 24:02d}:{i % 60:02d}:00Z")  # fmt: skip
+        paper(
+            p["id"],
+            p["title"],
+            p["abstract"],
+            authors=p["authors"],
+            categories=p["categories"],
+            submitted=f"{day}T{(i // 60) % 24:02d}:{i % 60:02d}:00Z",
+        )
         for i, p in enumerate(synth.papers(n, start=start))
     ]
 
@@ -102,15 +121,15 @@ def api_entry(p: dict[str, Any]) -> str:
     )
     return f"""  <entry>
     <id>http://arxiv.org/abs/{vid}</id>
-    <updated>{p['submitted']}</updated>
-    <published>{p['submitted']}</published>
-    <title>{escape(_wrap(p['title']))}</title>
-    <summary>  {escape(_wrap(p['abstract']))}
+    <updated>{p["submitted"]}</updated>
+    <published>{p["submitted"]}</published>
+    <title>{escape(_wrap(p["title"]))}</title>
+    <summary>  {escape(_wrap(p["abstract"]))}
 </summary>{authors}
     <arxiv:comment xmlns:arxiv="http://arxiv.org/schemas/atom">12 pages, 4 figures</arxiv:comment>
     <link href="http://arxiv.org/abs/{vid}" rel="alternate" type="text/html"/>
     <link title="pdf" href="http://arxiv.org/pdf/{vid}" rel="related" type="application/pdf"/>
-    <arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" term={quoteattr(p['categories'][0])} scheme="http://arxiv.org/schemas/atom"/>{cats}
+    <arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" term={quoteattr(p["categories"][0])} scheme="http://arxiv.org/schemas/atom"/>{cats}
   </entry>
 """
 
@@ -160,14 +179,14 @@ def daily_entry(p: dict[str, Any]) -> str:
     summary = f"arXiv:{vid} Announce Type: {p['announce_type']} \nAbstract: {p['abstract']}"
     return f"""    <entry>
       <id>oai:arXiv.org:{vid}</id>
-      <title>{escape(p['title'])}</title>
+      <title>{escape(p["title"])}</title>
       <updated>2025-10-15T00:00:00-04:00</updated>
-      <link href="https://arxiv.org/abs/{p['id']}" rel="alternate" type="text/html"/>
+      <link href="https://arxiv.org/abs/{p["id"]}" rel="alternate" type="text/html"/>
       <summary>{escape(summary)}</summary>{cats}
       <published>2025-10-15T00:00:00-04:00</published>
-      <arxiv:announce_type>{escape(p['announce_type'])}</arxiv:announce_type>
+      <arxiv:announce_type>{escape(p["announce_type"])}</arxiv:announce_type>
       <dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>
-      <dc:creator>{escape(", ".join(p['authors']))}</dc:creator>
+      <dc:creator>{escape(", ".join(p["authors"]))}</dc:creator>
     </entry>
 """
 
@@ -270,10 +289,11 @@ class FakeArxiv:
         cats = set(CAT_RE.findall(search))
         span = DATE_RE.search(search)
         hits = [
-            p for p in self.papers
+            p
+            for p in self.papers
             if (not cats or cats & set(p["categories"]))
             and (not span or span.group(1) <= _stamp(p["submitted"]) <= span.group(2))
-        ]  # fmt: skip
+        ]
         with self._lock:
             if self.empty_pages and start > 0:
                 self.empty_pages -= 1

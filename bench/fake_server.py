@@ -58,7 +58,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 FAULT_KINDS = ("rate_limit", "server_error", "hang", "malformed", "invalid")
 TITLE_RE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
@@ -70,7 +71,9 @@ REJECTIONS = {  # what real servers answer when they lack the feature
     "json_schema": "response_format type 'json_schema' is not supported by this server",
     "json_object": "response_format type 'json_object' is not supported by this server",
 }
-TLDR = "The paper proposes a method for its stated problem and reports gains over strong baselines on standard benchmarks."
+TLDR = (
+    "The paper proposes a method for its stated problem and reports gains over strong baselines on standard benchmarks."
+)
 
 
 # ---------------------------------------------------------------------------- reply content
@@ -202,7 +205,11 @@ def _batch_fault(seed: int, title: str, rates: dict[str, float]) -> str | None:
 
 
 def run_batch_lines(
-    lines: list[bytes], *, seed: int = 0, rates: dict[str, float] | None = None, done: int | None = None,
+    lines: list[bytes],
+    *,
+    seed: int = 0,
+    rates: dict[str, float] | None = None,
+    done: int | None = None,
     expired_code: str = "batch_expired",
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(output lines, error lines) for OpenAI-batch-format request lines, as an engine returns them.
@@ -218,18 +225,43 @@ def run_batch_lines(
         custom_id = req.get("custom_id")
         ident = f"batch_req_{n}"
         if done is not None and n >= done:
-            errors.append({"id": ident, "custom_id": custom_id, "response": None, "error": {
-                "code": expired_code, "message": "This request could not be executed before the batch ended."}})
+            errors.append(
+                {
+                    "id": ident,
+                    "custom_id": custom_id,
+                    "response": None,
+                    "error": {
+                        "code": expired_code,
+                        "message": "This request could not be executed before the batch ended.",
+                    },
+                }
+            )
             continue
         body = req.get("body") or {}
         title, _ = paper_key(body)
         fault = _batch_fault(seed, title, rates)
         if fault in ("rate_limit", "server_error", "hang"):
-            errors.append({"id": ident, "custom_id": custom_id, "error": None, "response": {
-                "status_code": 500, "request_id": f"req_{n}", "body": json.loads(_error("internal error (fake server)", "server_error"))}})
+            errors.append(
+                {
+                    "id": ident,
+                    "custom_id": custom_id,
+                    "error": None,
+                    "response": {
+                        "status_code": 500,
+                        "request_id": f"req_{n}",
+                        "body": json.loads(_error("internal error (fake server)", "server_error")),
+                    },
+                }
+            )
             continue
-        outputs.append({"id": ident, "custom_id": custom_id, "error": None, "response": {
-            "status_code": 200, "request_id": f"req_{n}", "body": build_completion(body, fault, n)}})
+        outputs.append(
+            {
+                "id": ident,
+                "custom_id": custom_id,
+                "error": None,
+                "response": {"status_code": 200, "request_id": f"req_{n}", "body": build_completion(body, fault, n)},
+            }
+        )
     random.Random(seed).shuffle(outputs)
     return outputs, errors
 
@@ -367,7 +399,7 @@ class FakeServer:
             self.max_in_flight = self.in_flight
             self._first_request_at = self._last_success_at = None
 
-    def wait_for(self, predicate: Callable[["FakeServer"], bool], timeout: float = 30.0, poll: float = 0.005) -> bool:
+    def wait_for(self, predicate: Callable[[FakeServer], bool], timeout: float = 30.0, poll: float = 0.005) -> bool:
         """Poll ``predicate(self)`` until true or ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -394,7 +426,7 @@ class FakeServer:
     ) -> tuple[int, dict[str, str], bytes, None]:
         parts = path.rstrip("/").split("/")
         i = max(k for k, part in enumerate(parts) if part in ("files", "batches"))
-        kind, rest = parts[i], parts[i + 1:]
+        kind, rest = parts[i], parts[i + 1 :]
 
         def ok(obj: Any) -> tuple[int, dict[str, str], bytes, None]:
             return 200, {}, obj if isinstance(obj, bytes) else json.dumps(obj).encode(), None
@@ -406,10 +438,22 @@ class FakeServer:
             if kind == "files" and method == "POST" and not rest:
                 fields = _multipart(headers.get("content-type", ""), body)
                 if "file" not in fields or fields.get("purpose", (None, b""))[1] != b"batch":
-                    return 400, {}, _error("expected multipart fields file and purpose=batch", "invalid_request_error"), None
+                    return (
+                        400,
+                        {},
+                        _error("expected multipart fields file and purpose=batch", "invalid_request_error"),
+                        None,
+                    )
                 ident = f"file-{len(self.files) + 1:06d}"
-                meta = {"id": ident, "object": "file", "bytes": len(fields["file"][1]), "created_at": int(time.time()),
-                        "filename": fields["file"][0] or "upload.jsonl", "purpose": "batch", "status": "processed"}
+                meta = {
+                    "id": ident,
+                    "object": "file",
+                    "bytes": len(fields["file"][1]),
+                    "created_at": int(time.time()),
+                    "filename": fields["file"][0] or "upload.jsonl",
+                    "purpose": "batch",
+                    "status": "processed",
+                }
                 self.files[ident] = (meta, fields["file"][1])
                 return ok(meta)
             if kind == "files" and method == "GET" and rest:
@@ -424,11 +468,20 @@ class FakeServer:
                 ident = f"batch_{len(self.batches) + 1:06d}"
                 now = int(time.time())
                 self.batches[ident] = {
-                    "id": ident, "object": "batch", "endpoint": req.get("endpoint"), "errors": None,
-                    "input_file_id": req["input_file_id"], "completion_window": req.get("completion_window", "24h"),
-                    "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": now,
-                    "expires_at": now + 86400, "request_counts": {"total": 0, "completed": 0, "failed": 0},
-                    "metadata": req.get("metadata"), "_polls": 0,
+                    "id": ident,
+                    "object": "batch",
+                    "endpoint": req.get("endpoint"),
+                    "errors": None,
+                    "input_file_id": req["input_file_id"],
+                    "completion_window": req.get("completion_window", "24h"),
+                    "status": "validating",
+                    "output_file_id": None,
+                    "error_file_id": None,
+                    "created_at": now,
+                    "expires_at": now + 86400,
+                    "request_counts": {"total": 0, "completed": 0, "failed": 0},
+                    "metadata": req.get("metadata"),
+                    "_polls": 0,
                 }
                 return ok(self._public_batch(self.batches[ident]))
             if kind == "batches" and method == "GET" and not rest:
@@ -468,13 +521,21 @@ class FakeServer:
             try:
                 req = json.loads(raw)
                 if req.get("url") != batch["endpoint"] or "custom_id" not in req:
-                    bad = {"code": "invalid_request", "message": "url must match the batch endpoint; custom_id is required", "line": n}
+                    bad = {
+                        "code": "invalid_request",
+                        "message": "url must match the batch endpoint; custom_id is required",
+                        "line": n,
+                    }
             except ValueError:
                 bad = {"code": "invalid_json_line", "message": "This line is not parseable as valid JSON.", "line": n}
             if bad:
                 break
         if bad is None and self.batch_fate == "failed":
-            bad = {"code": "token_limit_exceeded", "message": "Enqueued token limit reached (fake server)", "line": None}
+            bad = {
+                "code": "token_limit_exceeded",
+                "message": "Enqueued token limit reached (fake server)",
+                "line": None,
+            }
         if bad is not None:
             batch.update(status="failed", failed_at=now, errors={"object": "list", "data": [bad]})
             return
@@ -497,8 +558,17 @@ class FakeServer:
             if rows:
                 ident = f"file-{len(self.files) + 1:06d}"
                 data = _jsonl(rows)
-                self.files[ident] = ({"id": ident, "object": "file", "bytes": len(data), "created_at": int(time.time()),
-                                      "filename": f"{batch['id']}_{kind}.jsonl", "purpose": f"batch_{kind}"}, data)
+                self.files[ident] = (
+                    {
+                        "id": ident,
+                        "object": "file",
+                        "bytes": len(data),
+                        "created_at": int(time.time()),
+                        "filename": f"{batch['id']}_{kind}.jsonl",
+                        "purpose": f"batch_{kind}",
+                    },
+                    data,
+                )
                 batch[f"{kind}_file_id"] = ident
         batch["status"] = status
         batch["request_counts"] = {"total": len(lines), "completed": len(outputs), "failed": len(errors)}
@@ -508,7 +578,7 @@ class FakeServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         self._thread = threading.Thread(target=self._run_thread, name="fake-openai", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -523,7 +593,7 @@ class FakeServer:
             self._thread.join(10)
         self._thread = None
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -679,9 +749,12 @@ class FakeServer:
                 with self._lock:
                     self._faults[fault] += 1
             if fault == "rate_limit":
-                return 429, {"Retry-After": f"{self.retry_after:g}"}, _error(
-                    "Rate limit reached (fake server)", "requests", "rate_limit_exceeded"
-                ), None
+                return (
+                    429,
+                    {"Retry-After": f"{self.retry_after:g}"},
+                    _error("Rate limit reached (fake server)", "requests", "rate_limit_exceeded"),
+                    None,
+                )
             if fault == "server_error":
                 await asyncio.sleep(min(delay, 0.01))
                 return 500, {}, _error("internal error (fake server)", "server_error"), None
@@ -737,13 +810,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rate-invalid", type=float, default=0.0)
     p.add_argument("--retry-after", type=float, default=0.05)
     p.add_argument("--hang-seconds", type=float, default=2.0)
-    p.add_argument("--reject-mode", action="append", default=[], choices=REQUEST_MODES,
-                   help="answer 400 to requests using this structured-output mode (repeatable)")
+    p.add_argument(
+        "--reject-mode",
+        action="append",
+        default=[],
+        choices=REQUEST_MODES,
+        help="answer 400 to requests using this structured-output mode (repeatable)",
+    )
     p.add_argument("--ratelimit-requests", type=int, default=None, help="send x-ratelimit-*-requests headers")
     p.add_argument("--ratelimit-tokens", type=int, default=None, help="send x-ratelimit-*-tokens headers")
     p.add_argument("--model", action="append", default=[], help="a name GET /v1/models lists (default: fake)")
-    p.add_argument("--run-batch", nargs=2, metavar=("REQUESTS", "RESULTS"),
-                   help="answer an OpenAI-batch-format request file offline (like vLLM's run_batch) and exit")
+    p.add_argument(
+        "--run-batch",
+        nargs=2,
+        metavar=("REQUESTS", "RESULTS"),
+        help="answer an OpenAI-batch-format request file offline (like vLLM's run_batch) and exit",
+    )
     a = p.parse_args(argv)
     if a.run_batch:
         rates = dict(zip(FAULT_KINDS, [a.rate_429, a.rate_500, a.rate_hang, a.rate_malformed, a.rate_invalid]))
@@ -754,12 +836,23 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{len(outputs)} ok, {len(errors)} failed -> {a.run_batch[1]}", file=sys.stderr)
         return
     server = FakeServer(
-        latency=a.latency, spread=a.spread, seed=a.seed, rate_429=a.rate_429, rate_500=a.rate_500,
-        rate_hang=a.rate_hang, rate_malformed=a.rate_malformed, rate_invalid=a.rate_invalid,
-        retry_after=a.retry_after, hang_seconds=a.hang_seconds, host=a.host, port=a.port,
-        reject_modes=a.reject_mode, ratelimit_requests=a.ratelimit_requests, ratelimit_tokens=a.ratelimit_tokens,
+        latency=a.latency,
+        spread=a.spread,
+        seed=a.seed,
+        rate_429=a.rate_429,
+        rate_500=a.rate_500,
+        rate_hang=a.rate_hang,
+        rate_malformed=a.rate_malformed,
+        rate_invalid=a.rate_invalid,
+        retry_after=a.retry_after,
+        hang_seconds=a.hang_seconds,
+        host=a.host,
+        port=a.port,
+        reject_modes=a.reject_mode,
+        ratelimit_requests=a.ratelimit_requests,
+        ratelimit_tokens=a.ratelimit_tokens,
         models=a.model or ("fake",),
-    )  # fmt: skip
+    )
     server.serve_forever(lambda line: print(line, flush=True))
     print(json.dumps(server.stats()), file=sys.stderr, flush=True)
 

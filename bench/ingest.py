@@ -34,7 +34,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
-        print(f"\n| format | file MB | papers read | load_papers s (median of {a.repeats}) | runs | papers/s | target < {TARGET_S:.0f} s |")
+        print(
+            f"\n| format | file MB | papers read | load_papers s (median of {a.repeats}) | runs | papers/s | target < {TARGET_S:.0f} s |"
+        )
         print("|---|---|---|---|---|---|---|")
         for fmt, write in synth.WRITERS.items():
             path = write(tmp / f"papers.{fmt}", synth.papers(a.papers, seed=3))
@@ -45,8 +47,10 @@ def main() -> None:
                 got = load_papers(path)
                 runs.append(time.perf_counter() - t)
             m = median(runs)
-            print(f"| {fmt} | {path.stat().st_size / 1e6:.1f} | {len(got)} | {m:.3f} | "
-                  f"{', '.join(f'{x:.3f}' for x in runs)} | {len(got) / m:.0f} | {verdict(m < TARGET_S and len(got) == a.papers)} |")  # fmt: skip
+            print(
+                f"| {fmt} | {path.stat().st_size / 1e6:.1f} | {len(got)} | {m:.3f} | "
+                f"{', '.join(f'{x:.3f}' for x in runs)} | {len(got) / m:.0f} | {verdict(m < TARGET_S and len(got) == a.papers)} |"
+            )
             if a.profile == fmt:
                 prof = cProfile.Profile()
                 prof.enable()

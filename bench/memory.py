@@ -60,12 +60,29 @@ def main() -> None:
         if not a.no_breakdown:
             py = sys.executable
             steps += [
-                ("import agent + offline backend only", [py, "-c", "import agent.cli, agent.batch, agent.backends.offline"]),
-                ("read_text(file) only", [py, "-c", f"from pathlib import Path; from agent.ingest import read_text; t = read_text(Path({str(path)!r}))"]),
-                ("iter_papers, streamed and dropped", [py, "-c", f"from agent.ingest import iter_papers\nfor _ in iter_papers([{str(path)!r}]): pass"]),
-            ]  # fmt: skip
-        steps.append(("paper-agent run --backend offline --no-cache -o out.jsonl",
-                      [*paper_agent(), "run", str(path), "--backend", "offline", "--no-cache", "-o", str(tmp / "out.jsonl")]))  # fmt: skip
+                (
+                    "import agent + offline backend only",
+                    [py, "-c", "import agent.cli, agent.batch, agent.backends.offline"],
+                ),
+                (
+                    "read_text(file) only",
+                    [
+                        py,
+                        "-c",
+                        f"from pathlib import Path; from agent.ingest import read_text; t = read_text(Path({str(path)!r}))",
+                    ],
+                ),
+                (
+                    "iter_papers, streamed and dropped",
+                    [py, "-c", f"from agent.ingest import iter_papers\nfor _ in iter_papers([{str(path)!r}]): pass"],
+                ),
+            ]
+        steps.append(
+            (
+                "paper-agent run --backend offline --no-cache -o out.jsonl",
+                [*paper_agent(), "run", str(path), "--backend", "offline", "--no-cache", "-o", str(tmp / "out.jsonl")],
+            )
+        )
         print("\n| step | peak RSS MB | wall s |")
         print("|---|---|---|")
         full = 0.0
@@ -75,7 +92,9 @@ def main() -> None:
             full = mb
         rows = sum(1 for _ in open(tmp / "out.jsonl"))
         print(f"\noutput rows: {rows}")
-        print(f"target: peak RSS < {TARGET_MB:.0f} MB -> {full:.0f} MB {verdict(full < TARGET_MB and rows == a.papers)}")
+        print(
+            f"target: peak RSS < {TARGET_MB:.0f} MB -> {full:.0f} MB {verdict(full < TARGET_MB and rows == a.papers)}"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -56,7 +56,10 @@ def peer_run(papers_file: Path, base_url: str) -> int:
                 model="fake",
                 messages=[
                     {"role": "system", "content": SYSTEM},
-                    {"role": "user", "content": f"<title>{paper['title']}</title>\n<abstract>{paper['summary']}</abstract>"},
+                    {
+                        "role": "user",
+                        "content": f"<title>{paper['title']}</title>\n<abstract>{paper['summary']}</abstract>",
+                    },
                 ],
                 tools=[tool],
                 tool_choice={"type": "function", "function": {"name": "Structure"}},
@@ -92,8 +95,20 @@ def main() -> None:
         env = clean_env(tmp)
         env["OPENAI_API_KEY"] = "x"
         peer = [sys.executable, str(Path(__file__).resolve()), "--run", str(papers), "--base-url", url]
-        ours = paper_agent() + ["run", str(papers), "--backend", "openai", "--base-url", url, "--model", "fake",
-                                "--cache-dir", str(tmp / "cache"), "-o", str(tmp / "out.jsonl")]  # fmt: skip
+        ours = paper_agent() + [
+            "run",
+            str(papers),
+            "--backend",
+            "openai",
+            "--base-url",
+            url,
+            "--model",
+            "fake",
+            "--cache-dir",
+            str(tmp / "cache"),
+            "-o",
+            str(tmp / "out.jsonl"),
+        ]
         before = server_stats(url)["requests"]
         peer_first, peer_again = timed(peer, env), timed(peer, env)
         peer_requests = server_stats(url)["requests"] - before

@@ -28,8 +28,22 @@ LOWERED_RE = re.compile(r"concurrency lowered to (\d+)")
 def one(url: str, papers: Path, tmp: Path, conc: int) -> tuple[float, int, int, str]:
     """(elapsed s, requests, rows ok, last limit) for one run."""
     out = tmp / "out.jsonl"
-    cmd = paper_agent() + ["run", str(papers), "--backend", "openai", "--base-url", url, "--model", "fake",
-                           "--no-cache", "-j", str(conc), "-o", str(out), "-v"]  # fmt: skip
+    cmd = paper_agent() + [
+        "run",
+        str(papers),
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "fake",
+        "--no-cache",
+        "-j",
+        str(conc),
+        "-o",
+        str(out),
+        "-v",
+    ]
     env = clean_env(tmp)
     env["OPENAI_API_KEY"] = "x"
     before = server_stats(url)["requests"]
@@ -63,13 +77,17 @@ def main() -> None:
                 runs = [one(url, papers, tmp, a.concurrency) for _ in range(a.repeats)]
             rows.append((rate, runs))
     base = median([r[0] for r in rows[0][1]])
-    print(f"\n{a.papers} papers, -j {a.concurrency}, latency {a.latency:g} s, Retry-After 0.05 s, {a.repeats} repeats (median)")
+    print(
+        f"\n{a.papers} papers, -j {a.concurrency}, latency {a.latency:g} s, Retry-After 0.05 s, {a.repeats} repeats (median)"
+    )
     print("| 429 share | elapsed s (median) | runs | vs no 429s | requests | rows ok | limit at the end |")
     print("|---|---|---|---|---|---|---|")
     for rate, runs in rows:
         elapsed = median([r[0] for r in runs])
-        print(f"| {100 * rate:.0f} % | {elapsed:.1f} | {', '.join(f'{r[0]:.1f}' for r in runs)} | {elapsed / base:.2f}x | "
-              f"{runs[-1][1]} | {min(r[2] for r in runs)}/{a.papers} | {runs[-1][3]} |")  # fmt: skip
+        print(
+            f"| {100 * rate:.0f} % | {elapsed:.1f} | {', '.join(f'{r[0]:.1f}' for r in runs)} | {elapsed / base:.2f}x | "
+            f"{runs[-1][1]} | {min(r[2] for r in runs)}/{a.papers} | {runs[-1][3]} |"
+        )
 
 
 if __name__ == "__main__":

@@ -84,8 +84,13 @@ def write_jsonl(path: Path, items: Iterator[dict], ai_enhanced: bool = True) -> 
                     "title": p["title"],
                     "comment": "Accepted at a conference",
                     "summary": p["abstract"],
-                    "AI": {"tldr": p["tldr"], "motivation": "动机。", "method": "方法。", "result": "结果。",
-                           "conclusion": "结论。"},
+                    "AI": {
+                        "tldr": p["tldr"],
+                        "motivation": "动机。",
+                        "method": "方法。",
+                        "result": "结果。",
+                        "conclusion": "结论。",
+                    },
                 }
             else:
                 rec = {k: p[k] for k in ("id", "title", "authors", "abstract")}
@@ -122,7 +127,9 @@ def write_digest_md(path: Path, items: Iterator[dict]) -> Path:
 def write_table_md(path: Path, items: Iterator[dict]) -> Path:
     """The arXiv Daily Report table; every abstract runs on to a second line starting with 2 spaces."""
     with open(path, "w", encoding="utf-8") as f:
-        f.write("# arXiv Daily Report - 28-Jan-2026\n\n| Title | Link | abstract | author |\n| --- | --- | --- | --- |\n")
+        f.write(
+            "# arXiv Daily Report - 28-Jan-2026\n\n| Title | Link | abstract | author |\n| --- | --- | --- | --- |\n"
+        )
         for p in items:
             url = f"https://arxiv.org/abs/{p['id']}"
             a = p["abstract"]
@@ -135,12 +142,16 @@ def write_table_md(path: Path, items: Iterator[dict]) -> Path:
 def write_atom(path: Path, items: Iterator[dict]) -> Path:
     """An arXiv API Atom feed."""
     with open(path, "w", encoding="utf-8") as f:
-        f.write('<?xml version="1.0" encoding="UTF-8"?>\n'
-                '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">\n'
-                "  <title>arXiv Query: cat:cs.IR</title>\n")  # fmt: skip
+        f.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">\n'
+            "  <title>arXiv Query: cat:cs.IR</title>\n"
+        )
         for p in items:
             authors = "".join(f"    <author><name>{escape(a)}</name></author>\n" for a in p["authors"])
-            cats = "".join(f'    <category term="{c}" scheme="http://arxiv.org/schemas/atom"/>\n' for c in p["categories"])
+            cats = "".join(
+                f'    <category term="{c}" scheme="http://arxiv.org/schemas/atom"/>\n' for c in p["categories"]
+            )
             f.write(
                 "  <entry>\n"
                 f"    <id>http://arxiv.org/abs/{p['id']}v1</id>\n"

@@ -59,8 +59,9 @@ def run_level(url: str, conc: int, papers: list, single: bool = False, http: str
         oa.PER_CLIENT = 10**6
     try:
         settings = Settings(http_client=http) if http else None  # type: ignore[arg-type]
-        agent = Agent(backend="openai", base_url=url, api_key="x", model="fake", concurrency=conc, cache=False,
-                      settings=settings)  # fmt: skip
+        agent = Agent(
+            backend="openai", base_url=url, api_key="x", model="fake", concurrency=conc, cache=False, settings=settings
+        )
         started = time.perf_counter()
         results = list(agent.analyze_many(papers))
         elapsed = time.perf_counter() - started
@@ -101,7 +102,9 @@ def section_sharded(repeats: int, single: bool = False, http: str | None = None)
                 p95 = median([r[1] for r in runs[conc]])
                 ideal = conc / latency
                 all_runs = ", ".join(f"{r[0]:.1f}" for r in runs[conc])
-                print(f"| {conc} | {count(conc)} | {ideal:.0f} | {tput:.1f} | {all_runs} | {100 * tput / ideal:.0f}% | {p95:.0f} |")
+                print(
+                    f"| {conc} | {count(conc)} | {ideal:.0f} | {tput:.1f} | {all_runs} | {100 * tput / ideal:.0f}% | {p95:.0f} |"
+                )
                 rising = rising and tput >= prev
                 prev = tput
                 out[(latency, conc)] = tput
@@ -121,8 +124,21 @@ ELAPSED_RE = re.compile(r"elapsed\D*?([\d.]+) s")
 def cli_run(url: str, conc: int, papers_file: Path, tmp: Path) -> dict[str, float]:
     """One ``paper-agent run``: process wall, the run's own elapsed, CPU (user+sys), rows ok."""
     out = tmp / "out.jsonl"
-    cmd = paper_agent() + ["run", str(papers_file), "--backend", "openai", "--base-url", url, "--model", "fake",
-                           "--no-cache", "-j", str(conc), "-o", str(out)]  # fmt: skip
+    cmd = paper_agent() + [
+        "run",
+        str(papers_file),
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "fake",
+        "--no-cache",
+        "-j",
+        str(conc),
+        "-o",
+        str(out),
+    ]
     env = clean_env(tmp)
     env["OPENAI_API_KEY"] = "x"
     urllib.request.urlopen(urllib.request.Request(url + "/stats/reset", method="POST"), timeout=10).close()
@@ -153,8 +169,10 @@ def section_cli(repeats: int) -> None:
     for latency in (1.0, 0.2):
         with server_process("--latency", str(latency)) as url, tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            files = {n: synth.write_jsonl(tmp / f"p{n}.jsonl", synth.papers(n, seed=1, abstract_chars=1200))
-                     for n in {1} | {n for lat, _, n in plans if lat == latency}}  # fmt: skip
+            files = {
+                n: synth.write_jsonl(tmp / f"p{n}.jsonl", synth.papers(n, seed=1, abstract_chars=1200))
+                for n in {1} | {n for lat, _, n in plans if lat == latency}
+            }
             levels = [(conc, n) for lat, conc, n in plans if lat == latency]
             runs: dict[int, list[dict[str, float]]] = {conc: [] for conc, _ in levels}
             base: list[float] = []
@@ -163,10 +181,14 @@ def section_cli(repeats: int) -> None:
                 for conc, n in levels:
                     runs[conc].append(cli_run(url, conc, files[n], tmp))
             startup_cpu = median(base)
-            print(f"\n## CLI, latency {latency * 1000:.0f} ms, {repeats} repeats (median); "
-                  f"CPU of a 1-paper run {startup_cpu:.2f} s")  # fmt: skip
-            print("| -j | papers | ideal/s | papers/s (elapsed) | runs | % of ideal | % of ideal, endpoint's view | "
-                  "process wall s | our CPU ms/call | server CPU ms/request | rows ok |")  # fmt: skip
+            print(
+                f"\n## CLI, latency {latency * 1000:.0f} ms, {repeats} repeats (median); "
+                f"CPU of a 1-paper run {startup_cpu:.2f} s"
+            )
+            print(
+                "| -j | papers | ideal/s | papers/s (elapsed) | runs | % of ideal | % of ideal, endpoint's view | "
+                "process wall s | our CPU ms/call | server CPU ms/request | rows ok |"
+            )
             print("|---|---|---|---|---|---|---|---|---|---|---|")
             for conc, n in levels:
                 rs = runs[conc]
@@ -176,9 +198,11 @@ def section_cli(repeats: int) -> None:
                 srv = median([1000 * r["server_cpu"] / max(1, r["requests"]) for r in rs])
                 # first request in to last reply out, against n/conc back-to-back waves
                 steady = median([100 * (n / conc) * latency / r["window"] for r in rs])
-                print(f"| {conc} | {n} | {ideal:.0f} | {median(tput):.1f} | {', '.join(f'{t:.1f}' for t in tput)} | "
-                      f"{100 * median(tput) / ideal:.0f}% | {steady:.0f}% | {median([r['wall'] for r in rs]):.1f} | {cpu_call:.2f} | "
-                      f"{srv:.2f} | {min(int(r['ok']) for r in rs)}/{n} |")  # fmt: skip
+                print(
+                    f"| {conc} | {n} | {ideal:.0f} | {median(tput):.1f} | {', '.join(f'{t:.1f}' for t in tput)} | "
+                    f"{100 * median(tput) / ideal:.0f}% | {steady:.0f}% | {median([r['wall'] for r in rs]):.1f} | {cpu_call:.2f} | "
+                    f"{srv:.2f} | {min(int(r['ok']) for r in rs)}/{n} |"
+                )
                 if latency == 1.0:
                     print(f"target: >= 90% of ideal at -j {conc} -> {verdict(median(tput) / ideal >= 0.9)}")
                 else:
@@ -190,9 +214,9 @@ def section_cli(repeats: int) -> None:
 
 
 def section_cpu(repeats: int, n: int = 500, profile: bool = False, mode: str = "tools") -> None:
+    import fake_server
     import httpx
 
-    import fake_server
     from agent import Agent
     from agent.outputs import make_writer
     from agent.settings import Settings
@@ -221,8 +245,16 @@ def section_cpu(repeats: int, n: int = 500, profile: bool = False, mode: str = "
         for i in range(repeats + 1):  # the first run warms imports and is dropped
             with tempfile.TemporaryDirectory() as tmp:
                 settings = Settings(http_client="httpx")  # MockTransport replaces httpx's transport
-                agent = Agent(backend="openai", base_url="http://mock/v1", api_key="x", model="fake",
-                              concurrency=1, cache_dir=Path(tmp) / "cache", mode=mode, settings=settings)  # fmt: skip
+                agent = Agent(
+                    backend="openai",
+                    base_url="http://mock/v1",
+                    api_key="x",
+                    model="fake",
+                    concurrency=1,
+                    cache_dir=Path(tmp) / "cache",
+                    mode=mode,
+                    settings=settings,
+                )
                 writer = make_writer("jsonl", Path(tmp) / "out.jsonl", agent.taxonomy)
                 handler_s[0] = 0.0
                 prof = cProfile.Profile() if (profile and i == repeats) else None
@@ -260,9 +292,30 @@ def _report_profile(prof: cProfile.Profile) -> None:
     by_pkg: dict[str, float] = {}
     for (path, _line, _fn), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         pkg = "other"
-        for name in ("instructor", "openai", "httpx", "httpcore", "pydantic_core", "pydantic", "diskcache",
-                     "tenacity", "anyio", "asyncio", "json", "/agent/", "fake_server", "sqlite3", "jinja2",
-                     "jiter", "typing", "inspect", "copy", "logging", "re/", "email"):  # fmt: skip
+        for name in (
+            "instructor",
+            "openai",
+            "httpx",
+            "httpcore",
+            "pydantic_core",
+            "pydantic",
+            "diskcache",
+            "tenacity",
+            "anyio",
+            "asyncio",
+            "json",
+            "/agent/",
+            "fake_server",
+            "sqlite3",
+            "jinja2",
+            "jiter",
+            "typing",
+            "inspect",
+            "copy",
+            "logging",
+            "re/",
+            "email",
+        ):
             if name in path:
                 pkg = name.strip("/")
                 break
@@ -299,8 +352,10 @@ def main() -> None:
         for key, single in results["single"].items():
             ours, sharded = results["sharded"].get(key), results["httpx"].get(key)
             if ours and sharded:
-                print(f"latency {key[0] * 1000:.0f} ms, conc {key[1]}: aiohttp {ours:.1f}, sharded httpx {sharded:.1f}, "
-                      f"one httpx client {single:.1f}")  # fmt: skip
+                print(
+                    f"latency {key[0] * 1000:.0f} ms, conc {key[1]}: aiohttp {ours:.1f}, sharded httpx {sharded:.1f}, "
+                    f"one httpx client {single:.1f}"
+                )
     if "cpu" in sections:
         section_cpu(a.repeats, profile=a.profile, mode=a.mode)
 

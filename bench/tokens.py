@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import statistics
 
-from common import ROOT, header
-
 import fake_server
+from common import ROOT, header
 
 
 def main() -> None:
@@ -26,23 +25,32 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for mode in ("tools", "json"):
         parts: list[dict[str, str]] = []
-        with fake_server.FakeServer(on_request=lambda r: parts.append(fake_server.request_text(r))) as server:
+        with fake_server.FakeServer(
+            on_request=lambda r, parts=parts: parts.append(fake_server.request_text(r))
+        ) as server:
             agent = Agent(backend="openai", base_url=server.base_url, api_key="x", model="fake", mode=mode, cache=False)
             results = list(agent.analyze_many(papers))
         assert all(r.status == "ok" for r in results) and len(parts) == len(papers)
         means = {k: statistics.mean(len(p[k]) for p in parts) for k in ("system", "schema", "user")}
         total = sum(means.values())
-        label = {"system": "fixed: system prompt", "schema": "fixed: reply schema (tools / response_format)",
-                 "user": "per paper: user message (title, abstract, digest TL;DR)"}  # fmt: skip
+        label = {
+            "system": "fixed: system prompt",
+            "schema": "fixed: reply schema (tools / response_format)",
+            "user": "per paper: user message (title, abstract, digest TL;DR)",
+        }
         for k in ("system", "schema", "user"):
             print(f"| {mode} | {label[k]} | {means[k]:.0f} | {means[k] / 4:.0f} | {100 * means[k] / total:.0f}% |")
         prompt = statistics.mean(r.usage.prompt_tokens for r in results)
         completion = statistics.mean(r.usage.completion_tokens for r in results)
         user_sd = statistics.pstdev(len(p["user"]) for p in parts) / 4
-        print(f"| {mode} | **prompt_tokens (server usage)** | | **{prompt:.0f}** | fixed {100 * (means['system'] + means['schema']) / total:.0f}% |")
+        print(
+            f"| {mode} | **prompt_tokens (server usage)** | | **{prompt:.0f}** | fixed {100 * (means['system'] + means['schema']) / total:.0f}% |"
+        )
         print(f"| {mode} | **completion_tokens (server usage)** | | **{completion:.0f}** | |")
-        print(f"| {mode} | per-paper part: sd / min / max est. tokens | | {user_sd:.0f} / "
-              f"{min(len(p['user']) for p in parts) / 4:.0f} / {max(len(p['user']) for p in parts) / 4:.0f} | |")  # fmt: skip
+        print(
+            f"| {mode} | per-paper part: sd / min / max est. tokens | | {user_sd:.0f} / "
+            f"{min(len(p['user']) for p in parts) / 4:.0f} / {max(len(p['user']) for p in parts) / 4:.0f} | |"
+        )
 
 
 if __name__ == "__main__":

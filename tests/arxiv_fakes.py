@@ -19,7 +19,7 @@ DATA = Path(__file__).parent / "data" / "arxiv"
 API = "https://export.arxiv.org/api/query"
 FEED = "https://rss.arxiv.org/atom"
 # "Now" for the tests: 2026-01-05 12:00 UTC, so 2025-10-14 is a settled past day.
-EPOCH = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.timezone.utc).timestamp()
+EPOCH = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC).timestamp()
 
 
 def recorded(name: str) -> str:
@@ -48,9 +48,11 @@ def papers(n: int, day: str = "2025-10-14", cats: list[str] | None = None, start
     """``n`` small papers submitted on ``day`` (distinct ids, titles and abstracts)."""
     return [
         fake_arxiv.paper(
-            f"2510.{20000 + i:05d}", f"Paper number {i} on dense retrieval",
+            f"2510.{20000 + i:05d}",
+            f"Paper number {i} on dense retrieval",
             f"We propose method {i} for dense retrieval and report gains on standard benchmarks.",
-            categories=cats or ["cs.IR"], submitted=f"{day}T{(i // 60) % 24:02d}:{i % 60:02d}:00Z",
-        )  # fmt: skip
+            categories=cats or ["cs.IR"],
+            submitted=f"{day}T{(i // 60) % 24:02d}:{i % 60:02d}:00Z",
+        )
         for i in range(start, start + n)
     ]

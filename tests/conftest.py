@@ -61,7 +61,6 @@ def cli():
     return run
 
 
-
 @pytest.fixture
 def invoke():
     """Run a command in-process on ``agent.cli.app`` (fast; errors propagate as exceptions)."""
@@ -81,7 +80,6 @@ def invoke():
 def api():
     """respx routes for the fake OpenAI-compatible endpoint the LLM tests talk to."""
     import respx
-
     from llm_fakes import BASE_URL
 
     with respx.mock(base_url=BASE_URL) as router:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -92,7 +93,9 @@ def make_paper(i: int, *, abstract: str | None = None, digest_summary: str | Non
 def write_papers(path: Path, papers: list[Paper]) -> Path:
     """Papers as a JSONL input file that ``triage`` / ``paper-agent run`` read."""
     path.write_text(
-        "\n".join(json.dumps(p.model_dump(include={"id", "title", "authors", "abstract", "digest_summary"})) for p in papers)
+        "\n".join(
+            json.dumps(p.model_dump(include={"id", "title", "authors", "abstract", "digest_summary"})) for p in papers
+        )
         + "\n",
         encoding="utf-8",
     )
@@ -102,13 +105,26 @@ def write_papers(path: Path, papers: list[Paper]) -> Path:
 # --------------------------------------------------------------------------- replies
 
 
-def reply_args(evidence: str, *, primary: str = "rag", secondary: list[str] | None = None,
-               confidence: float = 0.9, tldr: str = "The paper proposes a retrieval pipeline.") -> dict[str, Any]:
-    return {"primary": primary, "secondary": secondary or [], "confidence": confidence,
-            "evidence": evidence, "tldr": tldr}  # fmt: skip
+def reply_args(
+    evidence: str,
+    *,
+    primary: str = "rag",
+    secondary: list[str] | None = None,
+    confidence: float = 0.9,
+    tldr: str = "The paper proposes a retrieval pipeline.",
+) -> dict[str, Any]:
+    return {
+        "primary": primary,
+        "secondary": secondary or [],
+        "confidence": confidence,
+        "evidence": evidence,
+        "tldr": tldr,
+    }
 
 
-def completion(message: dict[str, Any], usage: tuple[int, int] | None = (100, 10), finish: str = "stop") -> dict[str, Any]:
+def completion(
+    message: dict[str, Any], usage: tuple[int, int] | None = (100, 10), finish: str = "stop"
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -138,7 +154,9 @@ def ok_response(args: dict[str, Any], usage: tuple[int, int] | None = (100, 10),
     return httpx.Response(200, json=(tool_body if mode == "tools" else json_body)(args, usage))
 
 
-def error_response(status: int, message: str = "boom", code: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+def error_response(
+    status: int, message: str = "boom", code: str | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     error: dict[str, Any] = {"message": message, "type": "error"}
     if code is not None:
         error["code"] = code
@@ -181,8 +199,13 @@ class EchoModel:
     ``override(request)`` may return a response (or raise) to replace the echo for some requests.
     """
 
-    def __init__(self, primary: str = "rag", usage: tuple[int, int] = (100, 10),
-                 override: Callable[[httpx.Request], httpx.Response | None] | None = None, **args: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        primary: str = "rag",
+        usage: tuple[int, int] = (100, 10),
+        override: Callable[[httpx.Request], httpx.Response | None] | None = None,
+        **args: Any,
+    ) -> None:
         self.primary = primary
         self.usage = usage
         self.override = override
@@ -224,8 +247,16 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def make_agent(tmp_path: Path, *, cache: bool = True, refresh: bool = False, sleep: FakeSleep | None = None,
-               taxonomy: Any = None, prompt: Any = None, **overrides: Any) -> Agent:  # fmt: skip
+def make_agent(
+    tmp_path: Path,
+    *,
+    cache: bool = True,
+    refresh: bool = False,
+    sleep: FakeSleep | None = None,
+    taxonomy: Any = None,
+    prompt: Any = None,
+    **overrides: Any,
+) -> Agent:
     """An Agent over a real OpenAIBackend with a no-op sleep; ``overrides`` go to Settings."""
     settings = make_settings(tmp_path, **overrides)
     tax = taxonomy or load_taxonomy()

@@ -15,6 +15,22 @@ from typing import Any
 
 import httpx
 import pytest
+from llm_fakes import (  # noqa: I001
+    ABSTRACT_RE,
+    API_KEY,
+    BASE_URL,
+    EchoModel,
+    _isolate_llm,  # noqa: F401  (autouse: respx needs the httpx transport)
+    body_of,
+    error_response,
+    json_body,
+    make_agent,
+    make_paper,
+    make_settings,
+    reply_args,
+    tool_body,
+    write_papers,
+)
 
 from agent.batch import triage
 from agent.bulk import (
@@ -34,22 +50,6 @@ from agent.bulk import (
 )
 from agent.errors import BatchError, BatchNotReady, ConfigError, InputError
 from agent.pricing import load_prices, price_for
-from llm_fakes import (  # noqa: I001
-    _isolate_llm,  # noqa: F401  (autouse: respx needs the httpx transport)
-    ABSTRACT_RE,
-    API_KEY,
-    BASE_URL,
-    EchoModel,
-    body_of,
-    error_response,
-    json_body,
-    make_agent,
-    make_paper,
-    make_settings,
-    reply_args,
-    tool_body,
-    write_papers,
-)
 
 
 def noop(_: float) -> None:
@@ -89,26 +89,48 @@ class BatchService:
         msg = BytesParser(policy=HTTP).parsebytes(
             b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n" + request.content
         )
-        fields = {p.get_param("name", header="content-disposition"): p.get_payload(decode=True) for p in msg.iter_parts()}
+        fields = {
+            p.get_param("name", header="content-disposition"): p.get_payload(decode=True) for p in msg.iter_parts()
+        }
         ident = f"file-in-{len(self.files)}"
         self.files[ident] = fields["file"]
         self.uploads.append({"purpose": fields["purpose"], "raw": request.content, "headers": dict(request.headers)})
-        return httpx.Response(200, json={"id": ident, "object": "file", "bytes": len(fields["file"]), "created_at": 0,
-                                         "filename": "requests.jsonl", "purpose": "batch", "status": "processed"})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "id": ident,
+                "object": "file",
+                "bytes": len(fields["file"]),
+                "created_at": 0,
+                "filename": "requests.jsonl",
+                "purpose": "batch",
+                "status": "processed",
+            },
+        )
 
     def _create(self, request: httpx.Request) -> httpx.Response:
         req = body_of(request)
         ident = f"batch_{len(self.batches)}"
-        self.batches[ident] = {"id": ident, "object": "batch", "endpoint": req["endpoint"], "input_file_id": req["input_file_id"],
-                               "completion_window": req["completion_window"], "status": "validating", "created_at": 0,
-                               "metadata": req.get("metadata"), "request": req}  # fmt: skip
+        self.batches[ident] = {
+            "id": ident,
+            "object": "batch",
+            "endpoint": req["endpoint"],
+            "input_file_id": req["input_file_id"],
+            "completion_window": req["completion_window"],
+            "status": "validating",
+            "created_at": 0,
+            "metadata": req.get("metadata"),
+            "request": req,
+        }
         return httpx.Response(200, json=self._public(ident))
 
     def _public(self, ident: str) -> dict[str, Any]:
         return {k: v for k, v in self.batches[ident].items() if k != "request"}
 
     def _list(self, request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"object": "list", "data": [self._public(i) for i in self.batches], "has_more": False})
+        return httpx.Response(
+            200, json={"object": "list", "data": [self._public(i) for i in self.batches], "has_more": False}
+        )
 
     def _cancel(self, request: httpx.Request) -> httpx.Response:
         ident = request.url.path.split("/")[-2]
@@ -129,7 +151,11 @@ class BatchService:
                     row["response"] = {"status_code": 200, "request_id": f"r{n}", "body": payload}
                     out.append(row)
                 elif kind == "http":
-                    row["response"] = {"status_code": payload[0], "request_id": f"r{n}", "body": {"error": {"message": payload[1]}}}
+                    row["response"] = {
+                        "status_code": payload[0],
+                        "request_id": f"r{n}",
+                        "body": {"error": {"message": payload[1]}},
+                    }
                     err.append(row)
                 elif kind == "error":
                     row["error"] = payload
@@ -190,7 +216,9 @@ def test_request_file_bodies_equal_what_the_online_path_sends(tmp_path: Path, ap
     report = batch_export([path], agent, tmp_path / "requests.jsonl")
     lines = read_jsonl(report.requests)
     by_user = lambda body: body["messages"][-1]["content"]  # noqa: E731 - requests arrive in any order
-    assert sorted((line["body"] for line in lines), key=by_user) == sorted((body_of(r) for r in echo.requests), key=by_user)
+    assert sorted((line["body"] for line in lines), key=by_user) == sorted(
+        (body_of(r) for r in echo.requests), key=by_user
+    )
     assert len(lines) == len(ps)
     assert all(line["method"] == "POST" and line["url"] == "/v1/chat/completions" for line in lines)
     manifest = Manifest(report.manifest)
@@ -295,7 +323,11 @@ def test_status_reports_state_counts_and_estimated_cost(tmp_path: Path, service:
     batch_submit([path], agent, api=api)
     service.status = "in_progress"
     (record,) = batch_status(settings=settings, api=api)
-    assert record.status == "in_progress" and record.counts == {"total": len(ps), "completed": len(ps) // 2, "failed": 0}
+    assert record.status == "in_progress" and record.counts == {
+        "total": len(ps),
+        "completed": len(ps) // 2,
+        "failed": 0,
+    }
     price = price_for("gpt-4o-mini", load_prices()).batch()
     expected = (record.data["est_prompt_tokens"] * price.input + len(ps) * 80 * price.output) / 1e6
     assert record.estimated_cost() == pytest.approx(expected, rel=1e-3)
@@ -313,7 +345,9 @@ def test_list_finds_a_batch_created_but_never_recorded(tmp_path: Path, service: 
     assert found.batch_id == "batch_0" and found.status == "in_progress"
 
 
-def test_a_failed_create_is_resolved_before_the_next_submit(tmp_path: Path, service: BatchService, api: Any, papers: Any) -> None:
+def test_a_failed_create_is_resolved_before_the_next_submit(
+    tmp_path: Path, service: BatchService, api: Any, papers: Any
+) -> None:
     path, ps = papers
     route = api.post("/batches")
     route.side_effect = lambda request: error_response(500, "try later")
@@ -346,8 +380,12 @@ def test_unknown_batch_id_is_a_one_line_error(tmp_path: Path) -> None:
 
 def test_collect_shuffled_missing_invalid_and_failed_lines(tmp_path: Path, service: BatchService, papers: Any) -> None:
     path, ps = papers
-    fates = {ps[1].id: ("missing", None), ps[2].id: ("ok", "bad evidence"), ps[3].id: ("http", (500, "server fell over")),
-             ps[4].id: ("error", {"code": "batch_expired", "message": "not run in time"})}  # fmt: skip
+    fates = {
+        ps[1].id: ("missing", None),
+        ps[2].id: ("ok", "bad evidence"),
+        ps[3].id: ("http", (500, "server fell over")),
+        ps[4].id: ("error", {"code": "batch_expired", "message": "not run in time"}),
+    }
 
     def result(custom_id: str, body: dict[str, Any]) -> tuple[str, Any]:
         kind, arg = fates.get(custom_id.split(":")[0], ("ok", None))
@@ -407,10 +445,15 @@ def test_a_running_batch_is_not_collected(tmp_path: Path, service: BatchService,
     assert not (tmp_path / "out.jsonl").exists()
 
 
-def test_an_expired_batch_keeps_what_finished_and_says_what_to_do(tmp_path: Path, service: BatchService, papers: Any) -> None:
+def test_an_expired_batch_keeps_what_finished_and_says_what_to_do(
+    tmp_path: Path, service: BatchService, papers: Any
+) -> None:
     path, ps = papers
     service.status = "expired"
-    expired = {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}
+    expired = {
+        "code": "batch_expired",
+        "message": "This request could not be executed before the completion window expired.",
+    }
     service.result = lambda cid, body: ("error", expired) if cid < ps[3].id else ("ok", reply_for(body))
     agent, settings, api = setup(tmp_path)
     batch_submit([path], agent, api=api)
@@ -434,9 +477,13 @@ def test_a_failed_batch_reports_the_reason_for_every_paper(tmp_path: Path, servi
     assert "nothing is charged" in report.notes[0]
 
 
-def test_repair_reasks_only_the_failed_papers_online(tmp_path: Path, service: BatchService, api: Any, papers: Any) -> None:
+def test_repair_reasks_only_the_failed_papers_online(
+    tmp_path: Path, service: BatchService, api: Any, papers: Any
+) -> None:
     path, ps = papers
-    service.result = lambda cid, body: ("ok", reply_for(body, evidence="nope")) if cid.startswith(ps[2].id) else ("ok", reply_for(body))
+    service.result = lambda cid, body: (
+        ("ok", reply_for(body, evidence="nope")) if cid.startswith(ps[2].id) else ("ok", reply_for(body))
+    )
     echo = EchoModel()
     api.post("/chat/completions").mock(side_effect=echo)
     agent, settings, batch_api = setup(tmp_path)
@@ -447,7 +494,9 @@ def test_repair_reasks_only_the_failed_papers_online(tmp_path: Path, service: Ba
     assert {r["status"] for r in read_jsonl(tmp_path / "out.jsonl")} == {"ok"}
 
 
-def test_after_collect_run_makes_no_calls_and_writes_the_same_results(tmp_path: Path, service: BatchService, api: Any, papers: Any) -> None:
+def test_after_collect_run_makes_no_calls_and_writes_the_same_results(
+    tmp_path: Path, service: BatchService, api: Any, papers: Any
+) -> None:
     path, _ = papers
     chat = api.post("/chat/completions").mock(side_effect=EchoModel())
     agent, settings, batch_api = setup(tmp_path)
@@ -459,7 +508,9 @@ def test_after_collect_run_makes_no_calls_and_writes_the_same_results(tmp_path: 
     assert strip(read_jsonl(tmp_path / "run.jsonl")) == strip(read_jsonl(tmp_path / "collected.jsonl"))
 
 
-def test_run_batch_submits_waits_and_writes_every_paper_in_input_order(tmp_path: Path, service: BatchService, api: Any) -> None:
+def test_run_batch_submits_waits_and_writes_every_paper_in_input_order(
+    tmp_path: Path, service: BatchService, api: Any
+) -> None:
     ps = [make_paper(i) for i in range(4)] + [make_paper(9, abstract="")]
     path = write_papers(tmp_path / "p.jsonl", ps)
     chat = api.post("/chat/completions").mock(side_effect=EchoModel())
@@ -474,7 +525,9 @@ def test_run_batch_submits_waits_and_writes_every_paper_in_input_order(tmp_path:
         service.status = next(states, "completed")
 
     service.status = "validating"
-    report = triage_batch([path], agent, output=tmp_path / "out.jsonl", api=batch_api, sleep=noop, on_progress=on_progress)
+    report = triage_batch(
+        [path], agent, output=tmp_path / "out.jsonl", api=batch_api, sleep=noop, on_progress=on_progress
+    )
     rows = read_jsonl(tmp_path / "out.jsonl")
     assert [r["id"] for r in rows] == [p.id for p in ps]
     assert [(r["status"], r["cached"]) for r in rows] == [("ok", True)] + [("ok", False)] * 3 + [("skipped", False)]
@@ -482,7 +535,9 @@ def test_run_batch_submits_waits_and_writes_every_paper_in_input_order(tmp_path:
     assert report.stats.statuses["ok"] == 4
 
 
-def test_run_batch_refuses_an_output_that_is_an_input_before_submitting(tmp_path: Path, service: BatchService, api: Any) -> None:
+def test_run_batch_refuses_an_output_that_is_an_input_before_submitting(
+    tmp_path: Path, service: BatchService, api: Any
+) -> None:
     path = write_papers(tmp_path / "p.jsonl", [make_paper(i) for i in range(2)])
     before = path.read_bytes()
     agent, _, batch_api = setup(tmp_path)
@@ -497,8 +552,15 @@ def test_run_batch_refuses_an_output_that_is_an_input_before_submitting(tmp_path
 
 def engine_results(requests: Path, out: Path, drop: int = 0) -> None:
     lines = read_jsonl(requests)
-    rows = [{"id": f"vllm-{n}", "custom_id": ln["custom_id"], "response": {"status_code": 200, "request_id": f"r{n}",
-             "body": reply_for(ln["body"])}, "error": None} for n, ln in enumerate(lines)][drop:]  # fmt: skip
+    rows = [
+        {
+            "id": f"vllm-{n}",
+            "custom_id": ln["custom_id"],
+            "response": {"status_code": 200, "request_id": f"r{n}", "body": reply_for(ln["body"])},
+            "error": None,
+        }
+        for n, ln in enumerate(lines)
+    ][drop:]
     random.Random(1).shuffle(rows)
     out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
@@ -508,7 +570,9 @@ def test_import_fills_the_cache_and_run_then_makes_no_calls(tmp_path: Path, api:
     chat = api.post("/chat/completions").mock(side_effect=EchoModel())
     exported = batch_export([path], make_agent(tmp_path), tmp_path / "requests.jsonl")
     engine_results(exported.requests, tmp_path / "results.jsonl", drop=1)
-    report = batch_import(tmp_path / "results.jsonl", exported.requests, settings=make_settings(tmp_path), output=tmp_path / "out.jsonl")
+    report = batch_import(
+        tmp_path / "results.jsonl", exported.requests, settings=make_settings(tmp_path), output=tmp_path / "out.jsonl"
+    )
     assert report.stats.statuses["ok"] == 5 and report.problems[0][:2] == (ps[0].id, "error")
     triage([path], make_agent(tmp_path), output=tmp_path / "run.jsonl")
     assert chat.call_count == 1  # only the paper the engine did not answer
@@ -521,8 +585,12 @@ def test_import_reads_several_result_files_and_lists_what_none_answered(tmp_path
     rows = sorted((tmp_path / "all.jsonl").read_text().splitlines(), key=lambda line: json.loads(line)["custom_id"])
     (tmp_path / "a.jsonl").write_text("\n".join(rows[:2]) + "\n")
     (tmp_path / "b.jsonl").write_text("\n".join(rows[1:4] + ["not json"]) + "\n")  # a repeat and a broken line
-    report = batch_import([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], exported.requests,
-                          settings=make_settings(tmp_path), output=tmp_path / "out.jsonl")  # fmt: skip
+    report = batch_import(
+        [tmp_path / "a.jsonl", tmp_path / "b.jsonl"],
+        exported.requests,
+        settings=make_settings(tmp_path),
+        output=tmp_path / "out.jsonl",
+    )
     out = read_jsonl(tmp_path / "out.jsonl")
     assert [r["id"] for r in out] == [p.id for p in ps]
     assert [r["status"] for r in out] == ["ok"] * 4 + ["error"] * 2
@@ -576,7 +644,9 @@ def test_price_table_batch_discount(tmp_path: Path) -> None:
     table = load_prices()
     assert price_for("gpt-4o-mini", table).batch().input == pytest.approx(0.075)
     custom = tmp_path / "prices.toml"
-    custom.write_text('batch_discount = 0.25\n[models.m]\ninput = 1.0\noutput = 2.0\n[models.n]\ninput = 1.0\noutput = 2.0\nbatch_discount = 0.6\n')
+    custom.write_text(
+        "batch_discount = 0.25\n[models.m]\ninput = 1.0\noutput = 2.0\n[models.n]\ninput = 1.0\noutput = 2.0\nbatch_discount = 0.6\n"
+    )
     table = load_prices(custom)
     assert (table["m"].batch().input, table["n"].batch().output) == (pytest.approx(0.75), pytest.approx(0.8))
     custom.write_text("batch_discount = 1.5\n")

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fake_server_fixtures import ROOT, FakeServer, clean_env, error_lines, read_jsonl, run_cli
 
 DIGEST = ROOT / "examples" / "cs_ir_digest_2025-10-15.md"
@@ -21,7 +20,9 @@ SECRET = "sk-E2ESECRET-abcdefghijklmnop"
 
 
 def env_for(tmp: Path, server: Any) -> dict[str, str]:
-    return clean_env(tmp, {"OPENAI_API_KEY": SECRET, "OPENAI_BASE_URL": server.base_url, "PAPER_AGENT_MODEL": "gpt-4o-mini"})
+    return clean_env(
+        tmp, {"OPENAI_API_KEY": SECRET, "OPENAI_BASE_URL": server.base_url, "PAPER_AGENT_MODEL": "gpt-4o-mini"}
+    )
 
 
 def results(path: Path) -> list[dict[str, Any]]:
@@ -86,10 +87,17 @@ def test_export_engine_run_and_import_fill_the_cache_like_the_batch_api(tmp_path
         export = run_cli(["batch", "export", DIGEST, "-o", "requests.jsonl"], tmp_path, env)
         assert export.returncode == 0, export.stderr
         assert (tmp_path / "requests.manifest.jsonl").exists()
-        engine = subprocess.run([sys.executable, str(ROOT / "bench" / "fake_server.py"), "--run-batch", "requests.jsonl", "results.jsonl"],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+        engine = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "fake_server.py"), "--run-batch", "requests.jsonl", "results.jsonl"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert engine.returncode == 0, engine.stderr
-        imported = run_cli(["batch", "import", "results.jsonl", "--requests", "requests.jsonl", "-o", "engine.jsonl"], tmp_path, env)
+        imported = run_cli(
+            ["batch", "import", "results.jsonl", "--requests", "requests.jsonl", "-o", "engine.jsonl"], tmp_path, env
+        )
         assert imported.returncode == 0, imported.stderr
         run = run_cli(["run", DIGEST, "-o", "run.jsonl"], tmp_path, env)
         assert run.returncode == 0 and server.total_requests == 0

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from agent import check_endpoint
-from agent.check import safe_concurrency
 from fake_server_fixtures import FakeServer, run_cli
 from llm_fakes import (
     API_KEY,
@@ -21,6 +18,9 @@ from llm_fakes import (
     _shared_ssl_context,  # noqa: F401  (autouse)
     error_response,
 )
+
+from agent import check_endpoint
+from agent.check import safe_concurrency
 
 
 def check_cli(tmp_path, server, *args: str):
@@ -54,7 +54,9 @@ def test_check_in_json_mode_only_passes_and_recommends_json(tmp_path):
     with FakeServer(reject_modes=["tools"]) as server:
         r = check_cli(tmp_path, server, "--mode", "json")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert line(r.stdout, "json").startswith("ok") and "tools" not in [ln.split()[1] for ln in r.stdout.splitlines()[1:]]
+    assert line(r.stdout, "json").startswith("ok") and "tools" not in [
+        ln.split()[1] for ln in r.stdout.splitlines()[1:]
+    ]
     assert "no x-ratelimit-* headers" in r.stdout
     assert "recommendation: --mode json --concurrency 8" in r.stdout
 

@@ -49,7 +49,10 @@ def test_an_invalid_result_lands_in_the_extra_column(offline_eval, invoke, tmp_p
     results = _results(offline_eval[0])
     results[0] = results[0].model_copy(update={"status": "invalid", "primary": None, "error": "bad output"})
     out = tmp_path / "scored"
-    assert invoke("eval", "--dataset", DATASET, "--results", _write(tmp_path / "r.jsonl", results), "-o", out).exit_code == 0
+    assert (
+        invoke("eval", "--dataset", DATASET, "--results", _write(tmp_path / "r.jsonl", results), "-o", out).exit_code
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     confusion = metrics["confusion"]
     extra = confusion["columns"].index("invalid/error/skipped")
@@ -62,7 +65,9 @@ def test_compare_lists_exactly_the_papers_that_flipped(offline_eval, invoke, tmp
     flipped = {a[1].id: "rag", a[5].id: "debiasing"}
     b = [r.model_copy(update={"primary": flipped.get(r.id, r.primary)}) for r in a]
     out = tmp_path / "cmp"
-    result = invoke("eval", "compare", offline_eval[0], _write(tmp_path / "b.jsonl", b), "--dataset", DATASET, "-o", out)
+    result = invoke(
+        "eval", "compare", offline_eval[0], _write(tmp_path / "b.jsonl", b), "--dataset", DATASET, "-o", out
+    )
     assert result.exit_code == 0, result.output
     comp = json.loads((out / "compare.json").read_text(encoding="utf-8"))
     assert (out / "compare.html").is_file() and "<svg" in (out / "compare.html").read_text(encoding="utf-8")

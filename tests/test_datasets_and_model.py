@@ -38,7 +38,9 @@ def test_builtin_names_resolve_to_the_shipped_files(tmp_path: Path) -> None:
 
 
 def test_an_unknown_dataset_name_lists_the_built_in_ones() -> None:
-    with pytest.raises(DatasetError, match=r"nosuch: no such dataset file \(the built-in datasets are seeds, dev, test\)"):
+    with pytest.raises(
+        DatasetError, match=r"nosuch: no such dataset file \(the built-in datasets are seeds, dev, test\)"
+    ):
         resolve_dataset("nosuch")
 
 
@@ -93,11 +95,17 @@ def test_confidence_is_calibrated_probability_in_range() -> None:
     agent = Agent(backend="offline", cache=False)
     results = agent.analyze_many(
         [
-            Paper(id="2501.00001", title="GraphRAG for multi-hop question answering",
-                  abstract="We propose a retrieval-augmented generation framework that retrieves knowledge graph paths "
-                  "and feeds them to an LLM to answer multi-hop questions. Experiments show gains."),
-            Paper(id="2501.00002", title="A study of CTR prediction features",
-                  abstract="We study feature interactions for click-through rate prediction in advertising systems."),
+            Paper(
+                id="2501.00001",
+                title="GraphRAG for multi-hop question answering",
+                abstract="We propose a retrieval-augmented generation framework that retrieves knowledge graph paths "
+                "and feeds them to an LLM to answer multi-hop questions. Experiments show gains.",
+            ),
+            Paper(
+                id="2501.00002",
+                title="A study of CTR prediction features",
+                abstract="We study feature interactions for click-through rate prediction in advertising systems.",
+            ),
         ]
     )
     first, second = list(results)

@@ -40,7 +40,9 @@ def test_heatmap_darkens_with_the_count() -> None:
     svg = ET.fromstring(confusion_heatmap(CM))
     fills = {c.find("svg:text", NS).text: c.find("svg:rect", NS).get("fill") for c in svg.iterfind(".//svg:g", NS)}
     assert fills["0"] == "#ffffff"
-    assert sum(int(fills["15"][i : i + 2], 16) for i in (1, 3, 5)) < sum(int(fills["1"][i : i + 2], 16) for i in (1, 3, 5))
+    assert sum(int(fills["15"][i : i + 2], 16) for i in (1, 3, 5)) < sum(
+        int(fills["1"][i : i + 2], 16) for i in (1, 3, 5)
+    )
 
 
 def test_reliability_bar_heights_follow_accuracy() -> None:

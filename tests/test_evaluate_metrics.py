@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from agent.evaluate import NO_ANSWER, DatasetItem, evaluate, mcnemar_exact
-from agent.evaluate import EvalReport, HumanAgreement
+from agent.evaluate import NO_ANSWER, DatasetItem, EvalReport, HumanAgreement, evaluate, mcnemar_exact
 from agent.evaluate.metrics import (
     accuracy,
     bootstrap_ci,
     calibration_table,
     cohen_kappa,
-    hardest_papers,
     coverage_curve,
     expected_calibration_error,
+    hardest_papers,
     is_english,
     label_set_f1,
     macro_f1,
@@ -33,20 +32,12 @@ GOLD = ["a", "a", "a", "b", "b", "c"]
 PRED = ["a", "a", "b", "b", "c", "c"]
 
 
-def item(
-    pid: str, primary: str, secondary: list[str] | None = None, abstract: str = "An abstract."
-) -> DatasetItem:
-    return DatasetItem(
-        id=pid, title=f"Paper {pid}", abstract=abstract, primary=primary, secondary=secondary or []
-    )
+def item(pid: str, primary: str, secondary: list[str] | None = None, abstract: str = "An abstract.") -> DatasetItem:
+    return DatasetItem(id=pid, title=f"Paper {pid}", abstract=abstract, primary=primary, secondary=secondary or [])
 
 
-def result(
-    pid: str, primary: str | None, confidence: float = 0.5, status: str = "ok", **kw: object
-) -> PaperResult:
-    return PaperResult(
-        id=pid, title=f"Paper {pid}", primary=primary, confidence=confidence, status=status, **kw
-    )
+def result(pid: str, primary: str | None, confidence: float = 0.5, status: str = "ok", **kw: object) -> PaperResult:
+    return PaperResult(id=pid, title=f"Paper {pid}", primary=primary, confidence=confidence, status=status, **kw)
 
 
 def test_per_class_precision_recall_f1_on_three_class_toy() -> None:
@@ -72,9 +63,7 @@ def test_label_set_f1_is_micro_over_papers() -> None:
     assert label_set_f1([{"a"}, {"a", "b"}], [{"a", "c"}, {"a"}]) == pytest.approx(2 / 3)
 
 
-@pytest.mark.parametrize(
-    ("b", "c", "p"), [(1, 6, 0.125), (0, 5, 0.0625), (6, 1, 0.125), (0, 0, 1.0), (3, 3, 1.0)]
-)
+@pytest.mark.parametrize(("b", "c", "p"), [(1, 6, 0.125), (0, 5, 0.0625), (6, 1, 0.125), (0, 0, 1.0), (3, 3, 1.0)])
 def test_mcnemar_exact_matches_binomial_by_hand(b: int, c: int, p: float) -> None:
     assert mcnemar_exact(b, c) == pytest.approx(p)
 

@@ -92,9 +92,7 @@ def test_results_file_skips_blank_lines_and_rejects_bad_ones(tmp_path: Path) -> 
     good = result("1", "a").model_dump_json()
     assert len(load_results(write_jsonl(tmp_path / "r.jsonl", ["", good, "  "]))) == 1
     with pytest.raises(DatasetError, match=r"r\.jsonl:2: invalid result record, field 'status'"):
-        load_results(
-            write_jsonl(tmp_path / "r.jsonl", [good, json.dumps({"id": "2", "title": "t", "status": "??"})])
-        )
+        load_results(write_jsonl(tmp_path / "r.jsonl", [good, json.dumps({"id": "2", "title": "t", "status": "??"})]))
 
 
 # --------------------------------------------------------------------------- reports
@@ -213,9 +211,14 @@ def error_report(title: str = "") -> EvalReport:
     notes = {"1": "close call rag vs other", "2": "", "3": "", "4": "benchmark paper"}
     items = [
         DatasetItem(
-            id=pid, title=title or f"Paper {pid}", abstract="We propose X.", primary="rag",
-            secondary=["other"] if pid == "1" else [], notes=notes[pid], url=f"https://arxiv.org/abs/{pid}",
-        )  # fmt: skip
+            id=pid,
+            title=title or f"Paper {pid}",
+            abstract="We propose X.",
+            primary="rag",
+            secondary=["other"] if pid == "1" else [],
+            notes=notes[pid],
+            url=f"https://arxiv.org/abs/{pid}",
+        )
         for pid in "1234"
     ]
     results = [
@@ -234,10 +237,7 @@ def test_hardest_papers_list_wrong_answers_most_confident_first_with_gold_notes(
     assert "close call rag vs other" in html and "a survey of methods" in html and "timeout" in html
     assert '<a href="https://arxiv.org/abs/2">Paper 2</a>' in html
     assert "Hardest papers: 3 wrong answers of 4 papers, most confident first" in md
-    assert (
-        "| 0.60 | 1 | Paper 1 | rag (+ other) | other | a survey of methods "
-        "| close call rag vs other |"
-    ) in md
+    assert ("| 0.60 | 1 | Paper 1 | rag (+ other) | other | a survey of methods | close call rag vs other |") in md
     assert md.index("| 0.90 | 2 |") < md.index("| 0.60 | 1 |") < md.index("| 0.00 | 4 |")
 
 
@@ -282,9 +282,12 @@ def test_human_agreement_is_shown_beside_the_backends_kappa() -> None:
     items = [item("1", "rag"), item("2", "other")]
     human = HumanAgreement(kappa=0.78, agreement=0.85, n=80)
     report = evaluate(
-        [result("1", "rag"), result("2", "other")], items, n_boot=10, human_agreement=human,
+        [result("1", "rag"), result("2", "other")],
+        items,
+        n_boot=10,
+        human_agreement=human,
         dataset_description="frozen test split",
-    )  # fmt: skip
+    )
     line = (
         "Human agreement (Cohen's kappa between two annotators, n=80): 0.780 (raw agreement 85.0%). "
         "This backend's Cohen's kappa against gold on this dataset (n=2): 1.000."

@@ -21,9 +21,9 @@ import pytest
 from fake_server_fixtures import (
     CORPUS,
     FakeServer,
-    fake_server,
     clean_env,
     error_lines,
+    fake_server,
     openai_args,
     paper_agent_cmd,
     read_jsonl,
@@ -37,9 +37,13 @@ from agent.batch import triage
 
 def fast_settings(tmp_path: Path, **kw: object) -> Settings:
     values: dict[str, object] = dict(
-        timeout=0.5, retry_max_wait=0.05, retry_attempts=6, retry_total=30, max_retries=2,
+        timeout=0.5,
+        retry_max_wait=0.05,
+        retry_attempts=6,
+        retry_total=30,
+        max_retries=2,
         cache_dir=tmp_path / "cache",
-    )  # fmt: skip
+    )
     values.update(kw)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -47,9 +51,14 @@ def fast_settings(tmp_path: Path, **kw: object) -> Settings:
 def run_api(tmp_path: Path, server: FakeServer, n: int, settings: Settings, concurrency: int = 16, **agent_kw: object):
     papers = write_papers(tmp_path / "papers.jsonl", n, seed=n)
     agent = Agent(
-        backend="openai", base_url=server.base_url, api_key="x", model="fake",
-        concurrency=concurrency, settings=settings, **agent_kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+        backend="openai",
+        base_url=server.base_url,
+        api_key="x",
+        model="fake",
+        concurrency=concurrency,
+        settings=settings,
+        **agent_kw,  # type: ignore[arg-type]
+    )
     try:
         stats = triage([tmp_path / "papers.jsonl"], agent, output=tmp_path / "out.jsonl")
     finally:
@@ -74,9 +83,15 @@ def cached_titles(cache_dir: Path) -> set[str]:
 def test_mixed_faults_leave_every_paper_accounted_for_in_order(tmp_path: Path) -> None:
     settings = fast_settings(tmp_path)
     with FakeServer(
-        latency=0.01, spread=0.005, seed=7, rate_429=0.20, rate_500=0.05, rate_hang=0.02,
-        rate_malformed=0.05, hang_seconds=1.0,
-    ) as server:  # fmt: skip
+        latency=0.01,
+        spread=0.005,
+        seed=7,
+        rate_429=0.20,
+        rate_500=0.05,
+        rate_hang=0.02,
+        rate_malformed=0.05,
+        hang_seconds=1.0,
+    ) as server:
         papers, rows, stats = run_api(tmp_path, server, 200, settings)
         requests, faults = server.requests, server.faults
 
@@ -179,7 +194,9 @@ def test_sigkill_mid_run_then_rerun_finishes_without_repeating_paid_calls(tmp_pa
 def test_corrupted_cache_entries_are_recomputed(tmp_path: Path) -> None:
     write_papers(tmp_path / "papers.jsonl", 30, seed=31)
     # Three "big collaboration" papers: a result over 32 kB is stored in a diskcache value file.
-    big = write_papers(tmp_path / "big.jsonl", 3, seed=32, authors=[f"Member {i} of the Collaboration" for i in range(1500)])
+    big = write_papers(
+        tmp_path / "big.jsonl", 3, seed=32, authors=[f"Member {i} of the Collaboration" for i in range(1500)]
+    )
     big = [{**b, "id": f"2599.{i:05d}"} for i, b in enumerate(big)]
     (tmp_path / "big.jsonl").write_text("".join(json.dumps(b) + "\n" for b in big))
     cache = tmp_path / "cache"
@@ -320,8 +337,14 @@ def test_paper_text_reaches_the_model_verbatim(tmp_path: Path) -> None:
         "We study {# sets #} of users and propose a session-based recommender.",
     ]
     with FakeServer(on_request=lambda r: sent.append(fake_server.paper_key(r)[1])) as server:
-        agent = Agent(backend="openai", base_url=server.base_url, api_key="sk-test-key-123456", model="fake",
-                      settings=fast_settings(tmp_path), cache=False)  # fmt: skip
+        agent = Agent(
+            backend="openai",
+            base_url=server.base_url,
+            api_key="sk-test-key-123456",
+            model="fake",
+            settings=fast_settings(tmp_path),
+            cache=False,
+        )
         papers = [Paper(id=f"2501.0000{i}", title=f"Braces {i}", abstract=a) for i, a in enumerate(abstracts)]
         rows = list(agent.analyze_many(papers))
     assert [r.status for r in rows] == ["ok", "ok", "ok"], [r.error for r in rows]
@@ -330,8 +353,14 @@ def test_paper_text_reaches_the_model_verbatim(tmp_path: Path) -> None:
 
 def test_a_short_api_key_does_not_garble_error_messages(tmp_path: Path) -> None:
     with FakeServer(rate_500=1.0) as server:
-        agent = Agent(backend="openai", base_url=server.base_url, api_key="e", model="fake",
-                      settings=fast_settings(tmp_path, retry_attempts=1), cache=False)  # fmt: skip
+        agent = Agent(
+            backend="openai",
+            base_url=server.base_url,
+            api_key="e",
+            model="fake",
+            settings=fast_settings(tmp_path, retry_attempts=1),
+            cache=False,
+        )
         (row,) = list(agent.analyze_many([Paper(id="2501.00001", title="T", abstract="We propose a retriever.")]))
     assert row.status == "error"
     assert "InternalServerError" in row.error and "internal error" in row.error, row.error
@@ -343,11 +372,15 @@ def test_sigint_mid_run_exits_130_and_keeps_rows_in_the_partial_file_only(tmp_pa
     with FakeServer(latency=0.2, seed=2) as server:  # 20 s of work: SIGINT always lands mid-run
         args = ["run", "papers.jsonl", *openai_args(server, jobs=2, cache_dir=tmp_path / "cache"), "-o", "out.jsonl"]
         proc = subprocess.Popen(
-            paper_agent_cmd() + args, cwd=tmp_path, env=clean_env(tmp_path),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            paper_agent_cmd() + args,
+            cwd=tmp_path,
+            env=clean_env(tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
             # A test run in the background inherits SIGINT ignored; give the child the default.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )  # fmt: skip
+        )
         try:
             assert server.wait_for(lambda s: sum(s.successes.values()) >= 4, timeout=60)
             proc.send_signal(signal.SIGINT)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import httpx
 import pytest
 import respx
+from arxiv_fakes import EPOCH, FakeArxiv, FakeClock, papers, recorded
 
 from agent import ConfigError, FetchError, InputError, fetch_papers
 from agent.fetch import fetch
 from agent.ingest import arxiv_id
-from arxiv_fakes import EPOCH, FakeArxiv, FakeClock, papers, recorded
 
 
 @pytest.fixture
@@ -52,8 +52,10 @@ def test_daily_feed_keeps_new_and_cross_lists_and_skips_replacements(arxiv, cloc
     arxiv.fail_next(200, recorded("daily_cs_IR.xml"))
     result = get(clock, "cs.IR")
     assert [(p.id, p.announce_type) for p in result.papers] == [
-        ("2510.12815", "new"), ("2510.13001", "cross"), ("2510.13002", "new"),
-    ]  # fmt: skip
+        ("2510.12815", "new"),
+        ("2510.13001", "cross"),
+        ("2510.13002", "new"),
+    ]
     assert result.note == "cs.IR: 3 papers from today's announcement (2 new, 1 cross-lists, 2 replacements skipped)"
     assert arxiv.calls[0]["path"] == "/atom/cs.IR"
 
@@ -149,7 +151,11 @@ def test_a_range_reaching_today_is_fetched_again_after_the_max_age(arxiv, clock)
 def test_a_date_range_pages_through_every_result(arxiv, clock):
     result = get(clock, "cs.IR", since="2025-10-13", until="2025-10-14")
     assert [p.id for p in result.papers] == [f"2510.{20000 + i}" for i in range(12)]
-    assert [(c["params"]["start"], c["params"]["max_results"]) for c in arxiv.calls] == [("0", "5"), ("5", "5"), ("10", "5")]
+    assert [(c["params"]["start"], c["params"]["max_results"]) for c in arxiv.calls] == [
+        ("0", "5"),
+        ("5", "5"),
+        ("10", "5"),
+    ]
     query = arxiv.calls[0]["params"]["search_query"]
     assert query == "cat:cs.IR AND submittedDate:[202510130000 TO 202510142359]"
     assert arxiv.calls[0]["params"]["sortBy"] == "submittedDate"
@@ -177,7 +183,10 @@ def test_several_categories_are_or_ed_in_one_query(arxiv, clock):
 def test_no_cross_lists_in_a_date_range_keeps_papers_whose_primary_is_asked_for(arxiv, clock):
     arxiv.papers = papers(2, cats=["cs.IR", "cs.LG"]) + papers(3, cats=["cs.CL", "cs.IR"], start=2)
     assert len(get(clock, "cs.IR", date="2025-10-14").papers) == 5
-    assert [p.id for p in get(clock, "cs.IR", date="2025-10-14", cross_lists=False).papers] == ["2510.20000", "2510.20001"]
+    assert [p.id for p in get(clock, "cs.IR", date="2025-10-14", cross_lists=False).papers] == [
+        "2510.20000",
+        "2510.20001",
+    ]
 
 
 def test_a_day_without_papers_is_empty_not_an_error(arxiv, clock):
@@ -229,7 +238,13 @@ def test_old_style_ids_are_accepted_end_to_end(arxiv, clock):
 
 
 def test_id_forms_parse_to_the_bare_id():
-    forms = ["cs/0112017", "cs/0112017v3", "arXiv:cs/0112017", "oai:arXiv.org:cs/0112017v1", "https://arxiv.org/abs/cs/0112017v2"]
+    forms = [
+        "cs/0112017",
+        "cs/0112017v3",
+        "arXiv:cs/0112017",
+        "oai:arXiv.org:cs/0112017v1",
+        "https://arxiv.org/abs/cs/0112017v2",
+    ]
     assert {arxiv_id(f) for f in forms} == {"cs/0112017"}
     assert arxiv_id("math.GT/0309136v1") == "math.GT/0309136"
 
@@ -273,7 +288,9 @@ def test_an_unreachable_arxiv_is_a_fetch_error_after_the_retries(clock, monkeypa
     monkeypatch.setenv("PAPER_AGENT_RETRY_ATTEMPTS", "3")
     with respx.mock() as router:
         route = router.get(url__startswith="https://rss.arxiv.org/").mock(side_effect=httpx.ConnectError("refused"))
-        with pytest.raises(FetchError, match=r"rss.arxiv.org/atom/cs.IR: arXiv did not answer \(ConnectError: refused\) after 3 tries"):
+        with pytest.raises(
+            FetchError, match=r"rss.arxiv.org/atom/cs.IR: arXiv did not answer \(ConnectError: refused\) after 3 tries"
+        ):
             get(clock, "cs.IR")
     assert route.call_count == 3
 
@@ -328,7 +345,9 @@ def test_the_user_agent_names_paper_agent_its_version_and_the_contact(arxiv, clo
 def test_endpoints_come_from_the_settings(clock, monkeypatch):
     monkeypatch.setenv("PAPER_AGENT_ARXIV_FEED_URL", "http://mirror.test/feeds/")
     with respx.mock() as router:
-        route = router.get("http://mirror.test/feeds/cs.IR").mock(return_value=httpx.Response(200, text=recorded("daily_cs_IR.xml")))
+        route = router.get("http://mirror.test/feeds/cs.IR").mock(
+            return_value=httpx.Response(200, text=recorded("daily_cs_IR.xml"))
+        )
         assert len(get(clock, "cs.IR").papers) == 3
     assert route.call_count == 1
 

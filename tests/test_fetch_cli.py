@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from agent.fetch import FetchError, Throttle
 from arxiv_fakes import FakeArxiv, FakeClock, fake_arxiv, papers
 from fake_server_fixtures import FakeServer
+
+from agent.fetch import FetchError, Throttle
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DAY = "2025-10-14"
@@ -53,14 +53,31 @@ def one_line(stderr: str) -> str:
 
 def test_run_arxiv_date_writes_the_digest_and_a_rerun_sends_nothing_to_arxiv_or_the_model(arxiv, cli, tmp_path):
     with FakeServer() as model:
-        args = ("run", "arxiv:cs.IR", "--date", DAY, "-o", "out.md", "--format", "md",
-                "--backend", "openai", "--base-url", model.base_url, "--model", "fake")  # fmt: skip
+        args = (
+            "run",
+            "arxiv:cs.IR",
+            "--date",
+            DAY,
+            "-o",
+            "out.md",
+            "--format",
+            "md",
+            "--backend",
+            "openai",
+            "--base-url",
+            model.base_url,
+            "--model",
+            "fake",
+        )
         first = cli(*args)
         assert first.returncode == 0, first.stderr
         assert (len(arxiv.requests), model.total_requests) == (1, 40)
         md = (tmp_path / "out.md").read_text(encoding="utf-8")
         assert md.count("\n### [") == 40 and "(https://arxiv.org/abs/2510.12815)" in md
-        assert f"arXiv: cs.IR {DAY}: 40 papers submitted (UTC) [1 request to arXiv, 0 pages from the cache]" in first.stderr
+        assert (
+            f"arXiv: cs.IR {DAY}: 40 papers submitted (UTC) [1 request to arXiv, 0 pages from the cache]"
+            in first.stderr
+        )
 
         again = cli(*args)
         assert again.returncode == 0, again.stderr
@@ -122,7 +139,9 @@ def test_fetch_writes_paper_jsonl_to_stdout(arxiv, invoke):
     assert rows[0]["id"] == "2510.12815" and rows[0]["abstract"].startswith("Reinforcement learning-based")
 
 
-def test_fetch_since_until_pages_with_3_second_spacing_and_resumes_after_an_interruption(arxiv, invoke, monkeypatch, tmp_path):
+def test_fetch_since_until_pages_with_3_second_spacing_and_resumes_after_an_interruption(
+    arxiv, invoke, monkeypatch, tmp_path
+):
     arxiv.papers = sorted(arxiv.papers + fake_arxiv.synthetic_papers(320, DAY), key=lambda p: p["submitted"])
     monkeypatch.setenv("PAPER_AGENT_RETRY_ATTEMPTS", "2")
     answer = arxiv.answer
@@ -142,7 +161,9 @@ def test_fetch_since_until_pages_with_3_second_spacing_and_resumes_after_an_inte
 
 
 def test_fetch_ids_accepts_versions_and_old_style_ids(arxiv, invoke, tmp_path):
-    arxiv.papers.append(fake_arxiv.paper("cs/0112017", "An old-style paper", "Its abstract.", submitted="2001-12-19T18:03:51Z"))
+    arxiv.papers.append(
+        fake_arxiv.paper("cs/0112017", "An old-style paper", "Its abstract.", submitted="2001-12-19T18:03:51Z")
+    )
     result = invoke("fetch", "--id", "2510.12815v3", "--id", "cs/0112017", "-o", "ids.jsonl")
     assert result.exit_code == 0, result.stderr
     assert [r["id"] for r in jsonl(tmp_path / "ids.jsonl")] == ["2510.12815", "cs/0112017"]
@@ -185,7 +206,9 @@ def test_run_with_an_unreachable_arxiv_exits_4_and_leaves_the_output_alone(cli, 
     (tmp_path / "today.md").write_text("yesterday\n", encoding="utf-8")
     proc = cli("run", FIXTURES, "arxiv:cs.IR", "-o", "today.md", "--format", "md")
     assert proc.returncode == 4, proc.stderr
-    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("error: http://127.0.0.1:9/atom/cs.IR")
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith(
+        "error: http://127.0.0.1:9/atom/cs.IR"
+    )
     assert (tmp_path / "today.md").read_text(encoding="utf-8") == "yesterday\n"
 
 
@@ -196,11 +219,14 @@ def test_a_bad_date_exits_2_with_one_line(cli):
 
 
 def test_an_old_style_id_goes_through_triage_to_the_digest(arxiv, invoke, tmp_path):
-    arxiv.papers.append(fake_arxiv.paper(
-        "cs/0112017", "Collaborative Filtering for Recommendation",
-        "We propose a collaborative filtering method for recommendation and evaluate it on movie ratings.",
-        submitted="2001-12-19T18:03:51Z",
-    ))  # fmt: skip
+    arxiv.papers.append(
+        fake_arxiv.paper(
+            "cs/0112017",
+            "Collaborative Filtering for Recommendation",
+            "We propose a collaborative filtering method for recommendation and evaluate it on movie ratings.",
+            submitted="2001-12-19T18:03:51Z",
+        )
+    )
     result = invoke("run", "arxiv:cs/0112017v1", "-o", "old.md", "--format", "md")
     assert result.exit_code == 0, result.stderr
     assert "(https://arxiv.org/abs/cs/0112017)" in (tmp_path / "old.md").read_text(encoding="utf-8")

@@ -51,7 +51,11 @@ def test_digest_heading_with_index_gives_id_title_authors_and_fields():
     assert p.abstract == "We propose a retriever."
     assert p.digest_summary == "A short English summary."
     assert (p.url, p.categories, p.source_line, p.source_format) == (
-        "https://arxiv.org/abs/2501.01234", ["cs.IR"], 3, "digest-md")
+        "https://arxiv.org/abs/2501.01234",
+        ["cs.IR"],
+        3,
+        "digest-md",
+    )
 
 
 def test_digest_heading_without_index_is_read_the_same():
@@ -184,11 +188,16 @@ def test_stray_pipe_keeps_the_abstract_text_exactly():
 def test_our_own_paper_records_round_trip_through_jsonl():
     papers = [
         Paper(
-            id="2501.00001", title="First", authors=["A B", "C D"], abstract="One.",
-            url="https://arxiv.org/abs/2501.00001", categories=["cs.IR", "cs.CL"], digest_summary="摘要。",
+            id="2501.00001",
+            title="First",
+            authors=["A B", "C D"],
+            abstract="One.",
+            url="https://arxiv.org/abs/2501.00001",
+            categories=["cs.IR", "cs.CL"],
+            digest_summary="摘要。",
         ),
         Paper(id="cs/0112017", title="Second", abstract="Two.", url="https://arxiv.org/abs/cs/0112017"),
-    ]  # fmt: skip
+    ]
     text = "".join(p.model_dump_json() + "\n" for p in papers)
     got = parse(text)
     keep = {"id", "title", "authors", "abstract", "url", "categories", "digest_summary"}
@@ -212,7 +221,11 @@ DAILY_RECORD = {
 def test_daily_arxiv_ai_enhanced_records_are_mapped_onto_paper():
     p = one(json.dumps(DAILY_RECORD) + "\n")
     assert (p.id, p.title, p.authors, p.categories) == (
-        "2501.01234", "Generative Retrieval with Semantic IDs", ["Ada Lovelace", "Alan Turing"], ["cs.IR", "cs.CL"])
+        "2501.01234",
+        "Generative Retrieval with Semantic IDs",
+        ["Ada Lovelace", "Alan Turing"],
+        ["cs.IR", "cs.CL"],
+    )
     assert p.abstract == "Generative retrieval maps documents to identifiers. We propose a new tokenizer."
     assert p.digest_summary == "提出了一种新的分词器。"
     assert p.source_format == "jsonl"
@@ -347,7 +360,10 @@ def test_a_directory_argument_reads_every_file_in_name_order(tmp_path):
     write(folder / ".hidden.md", digest_of("2501.00666"))
     papers = load_papers(folder)
     assert [(p.id, p.source_format) for p in papers] == [
-        ("2501.00001", "digest-md"), ("2501.00009", "jsonl"), ("2501.01234", "atom")]
+        ("2501.00001", "digest-md"),
+        ("2501.00009", "jsonl"),
+        ("2501.01234", "atom"),
+    ]
 
 
 def test_crlf_line_endings_parse_the_same_as_lf(tmp_path):

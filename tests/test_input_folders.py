@@ -130,7 +130,9 @@ def test_a_symlink_loop_in_a_folder_is_read_once(tmp_path):
 
 
 def test_a_heading_with_text_after_the_link_is_a_paper(tmp_path):
-    text = "### [1] [Tiger Retrieval](https://arxiv.org/abs/2501.00064) (NeurIPS 2025)\n*A*\n\nAbstract: We propose x.\n"
+    text = (
+        "### [1] [Tiger Retrieval](https://arxiv.org/abs/2501.00064) (NeurIPS 2025)\n*A*\n\nAbstract: We propose x.\n"
+    )
     (tmp_path / "d.md").write_text(text, encoding="utf-8")
     (paper,) = load_papers(tmp_path / "d.md")
     assert (paper.id, paper.title, paper.abstract) == ("2501.00064", "Tiger Retrieval", "We propose x.")

@@ -12,20 +12,17 @@ import httpx
 import openai
 import pytest
 from instructor.core import InstructorRetryException
-
-from agent.backends.openai import AdaptiveLimiter, is_transient, retry_after_seconds
-from agent.taxonomy import load_taxonomy
 from llm_fakes import (
-    json_body,
     BASE_URL,
     EchoModel,
     FakeSleep,
     _isolate_llm,  # noqa: F401  (autouse)
     _shared_ssl_context,  # noqa: F401  (autouse)
-    anyio_backend,  # noqa: F401
     abstract_of,
+    anyio_backend,  # noqa: F401
     body_of,
     error_response,
+    json_body,
     make_agent,
     make_paper,
     ok_response,
@@ -34,6 +31,9 @@ from llm_fakes import (
     tool_body,
     user_of,
 )
+
+from agent.backends.openai import AdaptiveLimiter, is_transient, retry_after_seconds
+from agent.taxonomy import load_taxonomy
 
 PAPER = make_paper(1)
 EVIDENCE = "a retrieval-augmented generation pipeline"
@@ -125,7 +125,9 @@ def test_schema_primary_is_an_enum_of_exactly_the_taxonomy_labels(api, tmp_path,
     make_agent(tmp_path, cache=False, mode=mode).analyze(PAPER)
     body = body_of(route.calls.last.request)
     schema = (
-        body["tools"][0]["function"]["parameters"] if mode == "tools" else body["response_format"]["json_schema"]["schema"]
+        body["tools"][0]["function"]["parameters"]
+        if mode == "tools"
+        else body["response_format"]["json_schema"]["schema"]
     )
     names = load_taxonomy().names
     assert schema["properties"]["primary"]["enum"] == names
@@ -187,7 +189,11 @@ def test_429_insufficient_quota_is_not_retried(api, tmp_path):
 
 def test_500_until_retries_run_out_is_an_error_with_the_last_message(api, tmp_path):
     route = api.post("/chat/completions").mock(
-        side_effect=[error_response(500, "first boom"), error_response(502, "second boom"), error_response(503, "last boom")]
+        side_effect=[
+            error_response(500, "first boom"),
+            error_response(502, "second boom"),
+            error_response(503, "last boom"),
+        ]
     )
     sleep = FakeSleep()
     r = make_agent(tmp_path, cache=False, sleep=sleep, retry_attempts=3).analyze(PAPER)
@@ -327,7 +333,9 @@ def test_chinese_tldr_is_invalid_and_names_the_tldr_field(api, tmp_path):
 
 
 def test_sixty_word_tldr_is_invalid(api, tmp_path):
-    route = api.post("/chat/completions").mock(return_value=ok_response(reply_args(EVIDENCE, tldr=" ".join(["word"] * 60))))
+    route = api.post("/chat/completions").mock(
+        return_value=ok_response(reply_args(EVIDENCE, tldr=" ".join(["word"] * 60)))
+    )
     r = make_agent(tmp_path, cache=False, max_retries=0).analyze(PAPER)
     assert r.status == "invalid" and "tldr has 60 words" in r.error
     assert route.call_count == 1
@@ -360,8 +368,10 @@ def test_truncated_reply_is_invalid_without_a_re_ask(api, tmp_path):
 
 def test_cost_counts_every_attempt_at_the_table_price(api, tmp_path):
     api.post("/chat/completions").mock(
-        side_effect=[ok_response(reply_args("not in the abstract"), usage=(1000, 200)),
-                     ok_response(reply_args(EVIDENCE), usage=(1000, 200))]  # fmt: skip
+        side_effect=[
+            ok_response(reply_args("not in the abstract"), usage=(1000, 200)),
+            ok_response(reply_args(EVIDENCE), usage=(1000, 200)),
+        ]
     )
     r = make_agent(tmp_path, cache=False, model="gpt-4o-mini").analyze(PAPER)
     assert r.usage.attempts == 2
@@ -386,7 +396,9 @@ def test_unpriced_model_has_tokens_and_no_cost(api, tmp_path):
 
 def test_user_price_file_overrides_the_built_in_table(api, tmp_path):
     prices = tmp_path / "prices.toml"
-    prices.write_text('[models."gpt-4o-mini"]\ninput = 1.0\noutput = 2.0\n[models."llama3:8b"]\ninput = 0\noutput = 0\n')
+    prices.write_text(
+        '[models."gpt-4o-mini"]\ninput = 1.0\noutput = 2.0\n[models."llama3:8b"]\ninput = 0\noutput = 0\n'
+    )
     api.post("/chat/completions").mock(return_value=ok_response(reply_args(EVIDENCE), usage=(1_000_000, 500_000)))
     assert make_agent(tmp_path, cache=False, prices_file=prices).analyze(PAPER).usage.cost_usd == pytest.approx(2.0)
     assert make_agent(tmp_path, cache=False, prices_file=prices, model="llama3:8b").analyze(PAPER).usage.cost_usd == 0.0

@@ -10,10 +10,6 @@ import anyio
 import diskcache
 import pytest
 import respx
-
-from agent.batch import triage
-from agent.prompts import load_prompt
-from agent.taxonomy import load_taxonomy
 from llm_fakes import (
     BASE_URL,
     REPO,
@@ -27,6 +23,10 @@ from llm_fakes import (
     make_paper,
     write_papers,
 )
+
+from agent.batch import triage
+from agent.prompts import load_prompt
+from agent.taxonomy import load_taxonomy
 
 PAPERS = [make_paper(i) for i in (1, 2, 3)]
 
@@ -116,7 +116,9 @@ def _modified_prompt_dir(tmp_path):
 
 def _modified_taxonomy(tmp_path):
     text = (REPO / "prompts" / "taxonomy.toml").read_text(encoding="utf-8")
-    changed = text.replace('description = "Retrieval-augmented generation:', 'description = "RAG, retrieval-augmented generation:', 1)
+    changed = text.replace(
+        'description = "Retrieval-augmented generation:', 'description = "RAG, retrieval-augmented generation:', 1
+    )
     assert changed != text
     path = tmp_path / "taxonomy-copy.toml"
     path.write_text(changed, encoding="utf-8")
@@ -129,7 +131,10 @@ VARIANTS = {
     "temperature": (lambda tmp: {"temperature": 0.7}, {"temperature"}),
     "max_tokens": (lambda tmp: {"max_tokens": 700}, {"max_tokens"}),
     "mode": (lambda tmp: {"mode": "json"}, {"mode"}),
-    "prompt": (lambda tmp: {"prompt": load_prompt(load_taxonomy(), "triage-v1", directory=_modified_prompt_dir(tmp))}, {"prompt"}),
+    "prompt": (
+        lambda tmp: {"prompt": load_prompt(load_taxonomy(), "triage-v1", directory=_modified_prompt_dir(tmp))},
+        {"prompt"},
+    ),
     "taxonomy": (lambda tmp: {"taxonomy": _modified_taxonomy(tmp)}, {"taxonomy"}),
 }
 

@@ -13,10 +13,6 @@ from pathlib import Path
 
 import pytest
 import respx
-from typer.testing import CliRunner
-
-from agent.batch import triage
-from agent.cli import app
 from llm_fakes import (
     BASE_URL,
     EchoModel,
@@ -28,6 +24,10 @@ from llm_fakes import (
     make_paper,
     write_papers,
 )
+from typer.testing import CliRunner
+
+from agent.batch import triage
+from agent.cli import app
 
 KEY = "sk-LEAKCHECK-1234567890abcdef"
 PAPERS = [make_paper(i) for i in (1, 2, 3)]
@@ -63,8 +63,11 @@ def test_run_against_a_dead_endpoint_never_writes_the_key(tmp_path, inputs):
     exe = Path(sys.executable).with_name("paper-agent")
     proc = subprocess.run(
         [str(exe), "run", *map(str, inputs), "-o", str(out), "-v"],
-        capture_output=True, env=env, timeout=60, cwd=tmp_path,
-    )  # fmt: skip
+        capture_output=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     rows = _rows(out)
     assert [r["status"] for r in rows] == ["error"] * 3
@@ -103,8 +106,21 @@ def test_cli_no_cache_calls_every_time(api, tmp_path, inputs):
 
 def test_cli_options_reach_the_request(api, tmp_path, inputs):
     route = api.post("/chat/completions").mock(side_effect=EchoModel())
-    result = _cli("run", *inputs, "--no-cache", "--model", "gpt-4.1-mini", "--mode", "json",
-                  "--temperature", "0.2", "--max-tokens", "256", "-o", tmp_path / "a.jsonl")  # fmt: skip
+    result = _cli(
+        "run",
+        *inputs,
+        "--no-cache",
+        "--model",
+        "gpt-4.1-mini",
+        "--mode",
+        "json",
+        "--temperature",
+        "0.2",
+        "--max-tokens",
+        "256",
+        "-o",
+        tmp_path / "a.jsonl",
+    )
     assert result.exit_code == 0
     body = json.loads(route.calls.last.request.content)
     assert (body["model"], body["temperature"], body["max_tokens"]) == ("gpt-4.1-mini", 0.2, 256)
@@ -162,7 +178,9 @@ def test_failing_run_keeps_finished_rows_in_the_output(api, tmp_path):
     api.post("/chat/completions").mock(side_effect=answer)
     out = tmp_path / "out.jsonl"
     with pytest.raises(Stop):
-        triage([write_papers(tmp_path / "six.jsonl", papers)], make_agent(tmp_path), output=out, on_result=_stop_after(3))
+        triage(
+            [write_papers(tmp_path / "six.jsonl", papers)], make_agent(tmp_path), output=out, on_result=_stop_after(3)
+        )
     assert [r["id"] for r in _rows(tmp_path / "out.jsonl.partial")] == [p.id for p in papers[:3]]
     assert not out.exists()  # never published under the final name
     fresh = make_agent(tmp_path)
@@ -174,8 +192,12 @@ def test_failing_run_cancels_calls_in_flight_before_returning(api, tmp_path):
     answer, cancelled = _slow_after_three(papers)
     api.post("/chat/completions").mock(side_effect=answer)
     with pytest.raises(Stop) as excinfo:  # holds the traceback, as a REPL's last error does
-        triage([write_papers(tmp_path / "six.jsonl", papers)], make_agent(tmp_path),
-               output=tmp_path / "out.jsonl", on_result=_stop_after(3))  # fmt: skip
+        triage(
+            [write_papers(tmp_path / "six.jsonl", papers)],
+            make_agent(tmp_path),
+            output=tmp_path / "out.jsonl",
+            on_result=_stop_after(3),
+        )
     cancelled_on_return = len(cancelled)
     del excinfo
     gc.collect()  # only now does the abandoned stream close and cancel its calls
@@ -221,7 +243,9 @@ def test_retry_errors_also_runs_papers_missing_from_the_old_output(api, tmp_path
     route, first = _first_run_with_one_error(api, tmp_path, inputs)
     more = PAPERS + [make_paper(4)]
     out = tmp_path / "merged.jsonl"
-    triage([write_papers(tmp_path / "more.jsonl", more)], make_agent(tmp_path, cache=False), output=out, retry_errors=first)
+    triage(
+        [write_papers(tmp_path / "more.jsonl", more)], make_agent(tmp_path, cache=False), output=out, retry_errors=first
+    )
     assert route.call_count == 2
     assert [r["id"] for r in _rows(out)] == [p.id for p in more]
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from agent import Agent, ConfigError
-from agent.schema import MAX_TLDR_CHARS
 from llm_fakes import (
     _isolate_llm,  # noqa: F401  (autouse)
     _shared_ssl_context,  # noqa: F401  (autouse)
@@ -16,6 +13,9 @@ from llm_fakes import (
     reply_args,
     write_papers,
 )
+
+from agent import Agent, ConfigError
+from agent.schema import MAX_TLDR_CHARS
 
 PAPER = make_paper(1)
 EVIDENCE = "a retrieval-augmented generation pipeline"

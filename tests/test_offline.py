@@ -94,12 +94,14 @@ def test_a_paper_with_no_cue_is_other(agent):
 
 
 def test_a_realistic_rl_recommender_abstract_is_rl_rec(agent):
-    result = agent.analyze(paper(
-        "Reinforcement Learning for Session Recommendation",
-        "Session-based recommenders optimise the next click only. We propose a reinforcement learning method "
-        "for session recommendation: an actor-critic policy that maximises the long-term reward of a session. "
-        "Experiments on two public datasets show higher cumulative reward than supervised baselines.",
-    ))
+    result = agent.analyze(
+        paper(
+            "Reinforcement Learning for Session Recommendation",
+            "Session-based recommenders optimise the next click only. We propose a reinforcement learning method "
+            "for session recommendation: an actor-critic policy that maximises the long-term reward of a session. "
+            "Experiments on two public datasets show higher cumulative reward than supervised baselines.",
+        )
+    )
     assert result.primary == "rl_rec"
 
 
@@ -115,10 +117,18 @@ def test_cue_scorer_no_cue_is_other_with_low_confidence(cue_agent):
 
 
 def test_cue_scorer_two_close_labels_give_lower_confidence_than_one_clear_label(cue_agent):
-    clear = cue_agent.analyze(paper("Reinforcement Learning for Session Recommendation",
-                                    "We propose a reinforcement learning method for session recommendation."))
-    mixed = cue_agent.analyze(paper("Reinforcement Learning for Retrieval-Augmented Generation",
-                                    "We propose a reinforcement learning method for retrieval-augmented generation."))
+    clear = cue_agent.analyze(
+        paper(
+            "Reinforcement Learning for Session Recommendation",
+            "We propose a reinforcement learning method for session recommendation.",
+        )
+    )
+    mixed = cue_agent.analyze(
+        paper(
+            "Reinforcement Learning for Retrieval-Augmented Generation",
+            "We propose a reinforcement learning method for retrieval-augmented generation.",
+        )
+    )
     assert clear.primary == "rl_rec"
     assert {mixed.primary, *mixed.secondary} == {"rag", "rl_rec"}
     assert mixed.confidence < clear.confidence
@@ -175,9 +185,13 @@ def test_evidence_is_verbatim_next_to_punctuation(agent, abstract):
 
 
 def test_secondary_never_repeats_primary_and_has_only_other_labels(agent):
-    multi = agent.analyze(paper("Reinforcement Learning and Popularity Bias in Generative Recommendation",
-                                "We propose a reinforcement learning method that mitigates popularity bias "
-                                "in generative recommendation with semantic IDs."))
+    multi = agent.analyze(
+        paper(
+            "Reinforcement Learning and Popularity Bias in Generative Recommendation",
+            "We propose a reinforcement learning method that mitigates popularity bias "
+            "in generative recommendation with semantic IDs.",
+        )
+    )
     # The guide: a fix for a bias inside a generative recommender is debiasing, generative_rec secondary.
     assert (multi.primary, multi.secondary) == ("debiasing", ["generative_rec"])
     for p in load_papers(FIXTURES):

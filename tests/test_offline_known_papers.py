@@ -27,7 +27,7 @@ def test_offline_baseline_labels_most_landmark_papers_right():
 
 
 def test_offline_tldr_of_a_landmark_paper_names_its_method_and_result():
-    row = next(json.loads(l) for l in KNOWN.read_text(encoding="utf-8").splitlines() if "Self-RAG" in l)
+    row = next(json.loads(line) for line in KNOWN.read_text(encoding="utf-8").splitlines() if "Self-RAG" in line)
     with Agent(backend="offline", cache=False) as agent:
         tldr = agent.analyze(Paper(id=row["id"], title=row["title"], abstract=row["abstract"])).tldr
     assert tldr.startswith("We introduce a new framework called Self-Reflective Retrieval-Augmented Generation")

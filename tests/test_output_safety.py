@@ -108,12 +108,15 @@ def test_eval_html_links_only_http_urls(url, linked):
 # --------------------------------------------------------------------------- 10. output format
 
 
-@pytest.mark.parametrize("name, check", [
-    ("out.csv", lambda text: text.startswith("id,title,")),
-    ("out.md", lambda text: text.startswith("# paper-agent reading list")),
-    ("out.jsonl", lambda text: json.loads(text.splitlines()[0])["id"] == "2501.00001"),
-    ("out", lambda text: json.loads(text.splitlines()[0])["id"] == "2501.00001"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, check",
+    [
+        ("out.csv", lambda text: text.startswith("id,title,")),
+        ("out.md", lambda text: text.startswith("# paper-agent reading list")),
+        ("out.jsonl", lambda text: json.loads(text.splitlines()[0])["id"] == "2501.00001"),
+        ("out", lambda text: json.loads(text.splitlines()[0])["id"] == "2501.00001"),
+    ],
+)
 def test_the_output_format_is_inferred_from_the_file_extension(invoke, hostile, tmp_path, name, check):
     proc = invoke("run", hostile, "-o", name)
     assert proc.exit_code == 0, proc.stderr

@@ -92,8 +92,13 @@ def test_markdown_has_contents_with_counts_per_label(small, tmp_path):
     md = (tmp_path / "out.md").read_text(encoding="utf-8")
     counts = dict(re.findall(r"^- \[([\w ]+)\]\(#[\w-]+\) \((\d+)\)$", md, re.M))
     assert counts == {
-        "rag": "1", "generative_rec": "0", "rl_rec": "0", "debiasing": "1", "other": "0", "not triaged": "1"
-    }  # fmt: skip
+        "rag": "1",
+        "generative_rec": "0",
+        "rl_rec": "0",
+        "debiasing": "1",
+        "other": "0",
+        "not triaged": "1",
+    }
     assert md.startswith("# paper-agent reading list\n\n3 papers, triaged ")
 
 

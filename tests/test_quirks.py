@@ -12,9 +12,6 @@ import re
 
 import httpx
 import pytest
-
-from agent.backends.quirks import ReplyNormaliser, label_key
-from agent.taxonomy import load_taxonomy
 from llm_fakes import (
     API_KEY,
     _isolate_llm,  # noqa: F401  (autouse)
@@ -23,6 +20,9 @@ from llm_fakes import (
     make_paper,
 )
 from quirks.cases import CASES, Quirk
+
+from agent.backends.quirks import ReplyNormaliser, label_key
+from agent.taxonomy import load_taxonomy
 
 PAPER = make_paper(1)
 LABELS = load_taxonomy().names
@@ -61,22 +61,45 @@ def test_every_case_names_its_source_and_the_corpus_covers_the_issue_list() -> N
     names = {c.name for c in CASES}
     assert len(names) == len(CASES)
     required = {
-        "fenced_json", "prose_before_and_after", "think_block_before_json", "think_unclosed", "label_upper_case",
-        "label_words_with_space", "label_with_hyphen", "label_short_hyphen", "confidence_as_string",
-        "confidence_as_percentage", "confidence_above_one", "secondary_as_string", "extra_unknown_fields",
-        "schema_echoed_back", "two_different_tool_calls", "tool_call_with_another_name", "tool_call_as_hermes_text",
-        "finish_length_truncated_json", "refusal_field", "empty_content", "non_json_200_text_plain",
-        "html_502_from_proxy", "error_object_with_status_200",
-    }  # fmt: skip
+        "fenced_json",
+        "prose_before_and_after",
+        "think_block_before_json",
+        "think_unclosed",
+        "label_upper_case",
+        "label_words_with_space",
+        "label_with_hyphen",
+        "label_short_hyphen",
+        "confidence_as_string",
+        "confidence_as_percentage",
+        "confidence_above_one",
+        "secondary_as_string",
+        "extra_unknown_fields",
+        "schema_echoed_back",
+        "two_different_tool_calls",
+        "tool_call_with_another_name",
+        "tool_call_as_hermes_text",
+        "finish_length_truncated_json",
+        "refusal_field",
+        "empty_content",
+        "non_json_200_text_plain",
+        "html_502_from_proxy",
+        "error_object_with_status_200",
+    }
     assert required <= names, required - names
     assert {c.mode for c in CASES} == {"tools", "json", "json_object"}
 
 
 @pytest.mark.parametrize(
     "spelling, label",
-    [("RAG", "rag"), ("Generative Rec", "generative_rec"), ("generative-rec", "generative_rec"),
-     ("rl-rec", "rl_rec"), ("  `Debiasing` ", "debiasing"), ("RL_REC", "rl_rec")],
-)  # fmt: skip
+    [
+        ("RAG", "rag"),
+        ("Generative Rec", "generative_rec"),
+        ("generative-rec", "generative_rec"),
+        ("rl-rec", "rl_rec"),
+        ("  `Debiasing` ", "debiasing"),
+        ("RL_REC", "rl_rec"),
+    ],
+)
 def test_label_spellings_map_to_the_taxonomy_name(spelling: str, label: str) -> None:
     assert ReplyNormaliser(LABELS).label(spelling) == label
 
@@ -88,7 +111,17 @@ def test_a_spelling_that_is_not_a_label_is_left_for_validation_to_reject(spellin
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("85%", 0.85), ("100 %", 1.0), ("0.85", 0.85), (" 1 ", 1.0), ("nan", "nan"), (0.85, 0.85), (85, 85), ("150%", "150%"), ("high", "high")],
+    [
+        ("85%", 0.85),
+        ("100 %", 1.0),
+        ("0.85", 0.85),
+        (" 1 ", 1.0),
+        ("nan", "nan"),
+        (0.85, 0.85),
+        (85, 85),
+        ("150%", "150%"),
+        ("high", "high"),
+    ],
 )
 def test_confidence_maps_only_percent_strings(value, expected) -> None:
     assert ReplyNormaliser.confidence(value) == expected

@@ -116,7 +116,11 @@ paper-agent eval \\
 
 def test_code_blocks_honour_the_no_test_marker():
     blocks = code_blocks(SAMPLE)
-    assert [(b.lang, b.line, b.skip) for b in blocks] == [("python", 4, False), ("python", 9, True), ("bash", 13, False)]
+    assert [(b.lang, b.line, b.skip) for b in blocks] == [
+        ("python", 4, False),
+        ("python", 9, True),
+        ("bash", 13, False),
+    ]
     assert blocks[1].code == 'raise SystemExit("never run")'
 
 
@@ -242,9 +246,23 @@ def test_the_readme_taxonomy_tag_example_is_the_current_one():
 def test_the_readme_test_command_prints_the_passed_line(tmp_path):
     (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n", encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-c", str(REPO / "pyproject.toml"), "--rootdir", str(tmp_path),
-         "-p", "no:cacheprovider", "test_one.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-c",
+            str(REPO / "pyproject.toml"),
+            "--rootdir",
+            str(tmp_path),
+            "-p",
+            "no:cacheprovider",
+            "test_one.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"^1 passed\b", proc.stdout, re.M), proc.stdout

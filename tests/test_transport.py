@@ -23,16 +23,27 @@ PAPERS = [
 
 def _settings(tmp_path: Path, http: str, **kw: object) -> Settings:
     values: dict[str, object] = dict(
-        http_client=http, timeout=0.5, retry_max_wait=0.05, retry_attempts=6, retry_total=30,
+        http_client=http,
+        timeout=0.5,
+        retry_max_wait=0.05,
+        retry_attempts=6,
+        retry_total=30,
         cache_dir=tmp_path / "cache",
-    )  # fmt: skip
+    )
     values.update(kw)
     return Settings(**values)  # type: ignore[arg-type]
 
 
 def _run(tmp_path: Path, base_url: str, http: str, **kw: object) -> list:
-    agent = Agent(backend="openai", base_url=base_url, api_key="sk-test-key-123456", model="fake",
-                  settings=_settings(tmp_path, http, **kw), cache=False, concurrency=4)  # fmt: skip
+    agent = Agent(
+        backend="openai",
+        base_url=base_url,
+        api_key="sk-test-key-123456",
+        model="fake",
+        settings=_settings(tmp_path, http, **kw),
+        cache=False,
+        concurrency=4,
+    )
     try:
         return list(agent.analyze_many(PAPERS))
     finally:

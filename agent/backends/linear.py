@@ -24,10 +24,10 @@ import hashlib
 import json
 import math
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 _SEPARATORS = str.maketrans({c: " " for c in string.punctuation if c not in "-'"})
@@ -134,7 +134,7 @@ class LinearModel:
         gc.collect()  # untrack the new tuples and dicts now rather than in the first run's collections
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "LinearModel":
+    def load(cls, path: str | Path | None = None) -> LinearModel:
         """The shipped model (read once per process: 34 ms), or one written by
         ``evals/train_offline.py --out``."""
         if path is None:

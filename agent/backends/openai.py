@@ -27,15 +27,23 @@ import math
 import re
 import ssl
 import time
-from typing import Any, Awaitable, Callable, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
-from agent.backoff import retry_after
 from agent.backends.base import Analysis, CallFailed, InvalidOutput
-from agent.backends.quirks import ReplyLog, ReplyNormaliser, ReplyNote, describe_status_error, repair_completion, snippet
+from agent.backends.quirks import (
+    ReplyLog,
+    ReplyNormaliser,
+    ReplyNote,
+    describe_status_error,
+    repair_completion,
+    snippet,
+)
+from agent.backoff import retry_after
 from agent.errors import ConfigError
 from agent.pricing import load_prices, price_for
 from agent.prompts import PromptTemplate, load_prompt
@@ -112,9 +120,7 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
             if len(v) > MAX_EVIDENCE_CHARS:
                 raise ValueError(f"evidence has {len(v)} characters; copy a phrase of at most {MAX_EVIDENCE_CHARS}")
             if abstract is not None and _norm(v) not in _norm(abstract):
-                raise ValueError(
-                    f"evidence {v[:80]!r} does not occur in the abstract; copy a phrase verbatim"
-                )
+                raise ValueError(f"evidence {v[:80]!r} does not occur in the abstract; copy a phrase verbatim")
             return v
 
         @model_validator(mode="after")
@@ -137,7 +143,10 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
         ),
         confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),
         evidence=(str, Field(description="A short phrase copied verbatim from the abstract that supports primary")),
-        tldr=(str, Field(description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract")),
+        tldr=(
+            str,
+            Field(description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract"),
+        ),
     )
 
 
@@ -192,7 +201,7 @@ class AdaptiveLimiter:
             self.in_flight = 0  # slots of a finished loop are gone with it
         return self._cond
 
-    async def __aenter__(self) -> "AdaptiveLimiter":
+    async def __aenter__(self) -> AdaptiveLimiter:
         cond = self._condition()
         async with cond:
             await cond.wait_for(lambda: self.in_flight < self.limit)

@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 SEPARATORS_RE = re.compile(r"[\s\-_/.]+")
 THINK_CLOSE_RE = re.compile(r"^.*?</think>\s*", re.DOTALL | re.IGNORECASE)
@@ -248,7 +249,9 @@ def repair_completion(response: Any, log: ReplyLog | None) -> ReplyNote | None:
             detail = error.get("message") if isinstance(error, dict) else str(error)
             kind = error.get("type") or error.get("code") if isinstance(error, dict) else None
             suffix = f" ({kind})" if kind else ""
-            return ReplyNote(f"the endpoint answered HTTP 200 with an error object: {snippet(str(detail), 160)}{suffix}", fatal=True)
+            return ReplyNote(
+                f"the endpoint answered HTTP 200 with an error object: {snippet(str(detail), 160)}{suffix}", fatal=True
+            )
         return ReplyNote("the endpoint answered HTTP 200 with no choices (not a chat completion)", fatal=True)
     message = getattr(choices[0], "message", None)
     if message is None:
@@ -310,7 +313,10 @@ def _repair_tools(message: Any, tool_name: str, content: str | None) -> ReplyNot
         parsed = [_loads(c.function.arguments) for c in ours]
         if len(ours) > 1 and any(p is None or p != parsed[0] for p in parsed):
             message.tool_calls = None
-            return ReplyNote(f"the model made {len(ours)} {tool_name} calls with different arguments; which one is the answer is ambiguous")
+            return ReplyNote(
+                f"the model made {len(ours)} {tool_name} calls with different arguments; "
+                "which one is the answer is ambiguous"
+            )
         chosen = ours[0]
         if parsed[0] is None and isinstance(chosen.function.arguments, str):
             objects = _distinct(json_objects(chosen.function.arguments))
@@ -339,7 +345,9 @@ def _repair_tools(message: Any, tool_name: str, content: str | None) -> ReplyNot
         names = sorted({n for n, _ in candidates})
         return ReplyNote(f"the model wrote a call of tool {', '.join(map(repr, names))} as text, not {tool_name!r}")
     if len(distinct) > 1:
-        return ReplyNote(f"the reply holds {len(distinct)} different answers as text; which one is the answer is ambiguous")
+        return ReplyNote(
+            f"the reply holds {len(distinct)} different answers as text; which one is the answer is ambiguous"
+        )
     return ReplyNote(f"no tool call; the reply is text: {snippet(content)}")
 
 

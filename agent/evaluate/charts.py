@@ -158,8 +158,14 @@ def confusion_heatmap(cm: ConfusionMatrix, *, title: str = "Confusion matrix") -
     if NO_ANSWER in cm.columns:
         x = left + cm.columns.index(NO_ANSWER) * HEAT_CELL
         body.append(
-            _line(x, top, x, top + len(cm.rows) * HEAT_CELL, NO_ANSWER_RED,
-                  ' class="noanswer" stroke-width="2" stroke-dasharray="4 3"')  # fmt: skip
+            _line(
+                x,
+                top,
+                x,
+                top + len(cm.rows) * HEAT_CELL,
+                NO_ANSWER_RED,
+                ' class="noanswer" stroke-width="2" stroke-dasharray="4 3"',
+            )
         )
     grid_bottom = top + len(cm.rows) * HEAT_CELL
     body.append(_text(left + len(columns) * HEAT_CELL / 2, grid_bottom + 22, "predicted label", anchor="middle"))

@@ -10,19 +10,25 @@ is where a reviewer should look.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from html import escape
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from agent.errors import DatasetError
-from agent.evaluate.dataset import DatasetItem, load_dataset, load_results
-from agent.evaluate.report import write_files
 from agent.evaluate.charts import f1_bars, figure, reliability_diagram
-from agent.evaluate.metrics import CalibrationBin, ClassMetrics
-from agent.evaluate.report import CSS, reliability_caption
-from agent.evaluate.metrics import Estimate, EvalReport, evaluate, mcnemar_exact, paired_bootstrap_diff
+from agent.evaluate.dataset import DatasetItem, load_dataset, load_results
+from agent.evaluate.metrics import (
+    CalibrationBin,
+    ClassMetrics,
+    Estimate,
+    EvalReport,
+    evaluate,
+    mcnemar_exact,
+    paired_bootstrap_diff,
+)
+from agent.evaluate.report import CSS, reliability_caption, write_files
 from agent.outputs import md_text
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
@@ -103,9 +109,7 @@ def load_run(source: str | Path) -> list[PaperResult]:
     if p.is_dir():
         results = p / "results.jsonl"
         if not results.is_file():
-            raise DatasetError(
-                f"{p}: no results.jsonl in this folder; pass an eval output folder or a results file"
-            )
+            raise DatasetError(f"{p}: no results.jsonl in this folder; pass an eval output folder or a results file")
         return load_results(results)
     return load_results(p)
 
@@ -142,9 +146,7 @@ def _metrics(a: EvalReport, b: EvalReport) -> list[MetricDelta]:
         ("cost", a.facts.cost_usd, b.facts.cost_usd, "lower", "usd"),
     ]
     return [
-        MetricDelta(
-            name=n, a=x, b=y, delta=None if x is None or y is None else y - x, better=better, unit=unit
-        )
+        MetricDelta(name=n, a=x, b=y, delta=None if x is None or y is None else y - x, better=better, unit=unit)
         for n, x, y, better, unit in pairs
     ]
 
@@ -291,8 +293,7 @@ def render_comparison_markdown(comp: Comparison) -> str:
         )
     lines += ["", "| metric | A | B | B−A | better |", "|---|---|---|---|---|"]
     lines += [
-        f"| {m.name} | {_fmt(m.a, m.unit)} | {_fmt(m.b, m.unit)} | {_fmt(m.delta, m.unit, signed=True)} "
-        f"| {m.better} |"
+        f"| {m.name} | {_fmt(m.a, m.unit)} | {_fmt(m.b, m.unit)} | {_fmt(m.delta, m.unit, signed=True)} | {m.better} |"
         for m in comp.metrics
     ]
     lines += ["", _verdict(comp), "", f"## Changed answers ({len(comp.flips)})", ""]
@@ -309,9 +310,9 @@ def render_comparison_markdown(comp: Comparison) -> str:
 def _metrics_html(comp: Comparison) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("metric", "A", "B", "B−A", "better"))
     body = "".join(
-        f"<tr><th>{escape(m.name)}</th><td class=\"n\">{escape(_fmt(m.a, m.unit))}</td>"
-        f"<td class=\"n\">{escape(_fmt(m.b, m.unit))}</td>"
-        f"<td class=\"n\">{escape(_fmt(m.delta, m.unit, signed=True))}</td><td>{m.better}</td></tr>"
+        f'<tr><th>{escape(m.name)}</th><td class="n">{escape(_fmt(m.a, m.unit))}</td>'
+        f'<td class="n">{escape(_fmt(m.b, m.unit))}</td>'
+        f'<td class="n">{escape(_fmt(m.delta, m.unit, signed=True))}</td><td>{m.better}</td></tr>'
         for m in comp.metrics
     )
     return f"<table><tr>{head}</tr>{body}</table>"

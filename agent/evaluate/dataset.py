@@ -114,9 +114,7 @@ def check_labels(items: Iterable[DatasetItem], taxonomy: Taxonomy, origin: str =
             f"{label!r} (ids {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
             for label, ids in sorted(unknown.items())
         )
-        raise DatasetError(
-            f"{origin}: label(s) not in taxonomy {taxonomy.name} ({', '.join(taxonomy.names)}): {parts}"
-        )
+        raise DatasetError(f"{origin}: label(s) not in taxonomy {taxonomy.name} ({', '.join(taxonomy.names)}): {parts}")
 
 
 def dataset_papers(items: Iterable[DatasetItem]) -> list[Paper]:

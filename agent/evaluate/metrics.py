@@ -84,9 +84,7 @@ def per_class(
         precision = tp / n_pred if n_pred else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        out[lab] = ClassMetrics(
-            label=lab, precision=precision, recall=recall, f1=f1, support=support, predicted=n_pred
-        )
+        out[lab] = ClassMetrics(label=lab, precision=precision, recall=recall, f1=f1, support=support, predicted=n_pred)
     return out
 
 
@@ -295,9 +293,7 @@ def calibration_table(
     return table
 
 
-def expected_calibration_error(
-    confidences: Sequence[float], correct: Sequence[bool], n_bins: int = N_BINS
-) -> float:
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], n_bins: int = N_BINS) -> float:
     """ECE = sum over bins of (bin count / n) * |bin accuracy - bin mean confidence|.
 
     0 means "when it says 0.8 it is right 80% of the time"; it is what makes a confidence
@@ -735,8 +731,6 @@ def _per_class_with_ci(
     ]
 
 
-def _ci(
-    samples: Sequence[T], stat: Callable[[Sequence[T]], float], n_boot: int, seed: int
-) -> dict[str, float]:
+def _ci(samples: Sequence[T], stat: Callable[[Sequence[T]], float], n_boot: int, seed: int) -> dict[str, float]:
     lo, hi = bootstrap_ci(samples, stat, n_boot=n_boot, seed=seed)
     return {"ci_low": lo, "ci_high": hi}

@@ -12,9 +12,8 @@ from html import escape
 from pathlib import Path
 
 from agent.errors import OutputError
-from agent.evaluate.metrics import NO_ANSWER, EvalReport, PaperRow
 from agent.evaluate.charts import confusion_heatmap, f1_bars, figure, reliability_diagram
-from agent.evaluate.metrics import HARDEST_MAX, ClassMetrics, hardest_papers
+from agent.evaluate.metrics import HARDEST_MAX, NO_ANSWER, ClassMetrics, EvalReport, PaperRow, hardest_papers
 from agent.outputs import http_url, md_text
 
 WRONG_MARK = "✗"
@@ -125,8 +124,7 @@ def _f1_ci(c: ClassMetrics) -> str:
 def _calibration_table(report: EvalReport) -> Table:
     header = ["confidence", "papers", "mean confidence", "accuracy"]
     rows = [
-        [f"{b.lo:.1f}–{b.hi:.1f}", str(b.count), num(b.mean_confidence), pct(b.accuracy)]
-        for b in report.calibration
+        [f"{b.lo:.1f}–{b.hi:.1f}", str(b.count), num(b.mean_confidence), pct(b.accuracy)] for b in report.calibration
     ]
     return header, rows
 

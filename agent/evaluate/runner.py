@@ -23,7 +23,6 @@ from agent.pipeline import Agent
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
 
-
 # The labelled sets shipped in the wheel (``evals/`` in the source tree), by the name
 # ``paper-agent eval --dataset`` takes. ``test`` is the default: it is the frozen split nothing
 # was fitted on, so its figures are the ones that predict accuracy on new papers.

@@ -22,7 +22,9 @@ TITLE_RL = re.compile(
     re.I,
 )
 TITLE_BIAS = re.compile(r"bias|fair|denois|noisy|noise|long-tail|popularity|exposure|conformity|unbiased", re.I)
-ABSTRACT = re.compile(r"reinforcement learning|debias|popularity bias|fairness|denois|position bias|exposure bias", re.I)
+ABSTRACT = re.compile(
+    r"reinforcement learning|debias|popularity bias|fairness|denois|position bias|exposure bias", re.I
+)
 ABSTRACT_SAMPLE = 110
 
 

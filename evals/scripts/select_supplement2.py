@@ -18,8 +18,18 @@ import sys
 SEED = 20261204
 N_RL = 130
 RL_TERMS = [
-    r"\breward", r"\bpolic(?:y|ies)\b", r"reinforce", r"\bRL\b", r"bandit", r"GRPO", r"PPO", r"\bMDP\b",
-    r"Q-learning", r"actor-critic", r"offline RL", r"exploration",
+    r"\breward",
+    r"\bpolic(?:y|ies)\b",
+    r"reinforce",
+    r"\bRL\b",
+    r"bandit",
+    r"GRPO",
+    r"PPO",
+    r"\bMDP\b",
+    r"Q-learning",
+    r"actor-critic",
+    r"offline RL",
+    r"exploration",
 ]
 BIAS = re.compile(r"\bbias|fair|denois|noisy|long-tail|popularity|unbiased|debias|exposure", re.I)
 
