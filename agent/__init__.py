@@ -10,6 +10,7 @@ The public surface; everything else is internal::
 
 from agent.backends.base import Analysis, Backend
 from agent.batch import triage
+from agent.cache import cache_location, cache_stats, clear_cache
 from agent.errors import (
     BatchError,
     BatchNotReady,
@@ -104,6 +105,9 @@ __all__ = [
     "batch_list",
     "batch_status",
     "batch_submit",
+    "cache_location",
+    "cache_stats",
+    "clear_cache",
     "compare",
     "detect_format",
     "evaluate",

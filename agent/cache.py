@@ -22,6 +22,7 @@ import diskcache
 
 from agent.errors import ConfigError
 from agent.schema import Paper, PaperResult, Usage
+from agent.settings import Settings
 
 log = logging.getLogger("agent.cache")
 ENTRY_VERSION = 1
@@ -176,3 +177,35 @@ class PageCache:
 
     def close(self) -> None:
         self._cache.close()
+
+
+# ---------------------------------------------------------------- the public cache API
+def cache_location(cache_dir: str | Path | None = None) -> Path:
+    """The cache folder in use: ``cache_dir`` if given, else the configured one (``PAPER_AGENT_CACHE_DIR``)."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    return Settings.load().cache_dir
+
+
+def cache_stats(cache_dir: str | Path | None = None) -> dict[str, Any]:
+    """Size and entry counts of the result cache, with the arXiv page cache under ``arxiv_pages``."""
+    directory = cache_location(cache_dir)
+    results, pages = ResultCache(directory), PageCache(directory)
+    try:
+        stats = results.stats()
+        stats["arxiv_pages"] = pages.stats()
+        return stats
+    finally:
+        results.close()
+        pages.close()
+
+
+def clear_cache(cache_dir: str | Path | None = None) -> tuple[int, int]:
+    """Delete every cached result and fetched arXiv page; returns ``(results, pages)`` removed."""
+    directory = cache_location(cache_dir)
+    results, pages = ResultCache(directory), PageCache(directory)
+    try:
+        return results.clear(), pages.clear()
+    finally:
+        results.close()
+        pages.close()

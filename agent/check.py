@@ -155,16 +155,9 @@ def check_endpoint(
     mode only. Raises ``ConfigError`` for an unknown mode; everything the endpoint does wrong
     is reported, not raised.
     """
-    overrides = {
-        k: v
-        for k, v in {"base_url": base_url, "model": model, "api_key": api_key, "prices_file": prices_file}.items()
-        if v is not None
-    }
-    base = settings or Settings()
-    try:
-        cfg = Settings.model_validate({**base.model_dump(), **overrides, "backend": "openai"})
-    except Exception as exc:
-        raise ConfigError(f"invalid setting: {exc.__class__.__name__}") from None
+    cfg = Settings.load(
+        settings, base_url=base_url, model=model, api_key=api_key, prices_file=prices_file, backend="openai"
+    )
     if mode is not None and mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     tax = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)

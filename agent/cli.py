@@ -285,32 +285,25 @@ def check(
 @cache_app.command("path")
 def cache_path(cache_dir: Path | None = CacheDirOpt) -> None:
     """Print the cache folder."""
-    from agent.settings import Settings
+    from agent.cache import cache_location
 
-    typer.echo(str(cache_dir or Settings().cache_dir))
+    typer.echo(str(cache_location(cache_dir)))
 
 
 @cache_app.command("stats")
 def cache_stats(cache_dir: Path | None = CacheDirOpt) -> None:
     """Show the cache's size and entry counts (results, and arXiv pages apart)."""
-    from agent.cache import PageCache, ResultCache
-    from agent.settings import Settings
+    from agent.cache import cache_stats
 
-    directory = cache_dir or Settings().cache_dir
-    stats = ResultCache(directory).stats()
-    stats["arxiv_pages"] = PageCache(directory).stats()
-    typer.echo(json.dumps(stats, indent=2))
+    typer.echo(json.dumps(cache_stats(cache_dir), indent=2))
 
 
 @cache_app.command("clear")
 def cache_clear(cache_dir: Path | None = CacheDirOpt) -> None:
     """Delete every cached result and fetched arXiv page."""
-    from agent.cache import PageCache, ResultCache
-    from agent.settings import Settings
+    from agent.cache import clear_cache
 
-    directory = cache_dir or Settings().cache_dir
-    n = ResultCache(directory).clear()
-    pages = PageCache(directory).clear()
+    n, pages = clear_cache(cache_dir)
     typer.echo(f"removed {n} entries" + (f" and {pages} arXiv pages" if pages else ""))
 
 
@@ -435,14 +428,9 @@ def eval_compare(
 
 
 def _settings(cache_dir: Path | None):  # noqa: ANN202 - agent.settings.Settings, imported lazily
-    from agent.errors import ConfigError
-    from agent.pipeline import _first_error
     from agent.settings import Settings
 
-    try:
-        return Settings(**({"cache_dir": cache_dir} if cache_dir else {}))
-    except Exception as exc:
-        raise ConfigError(f"invalid setting: {_first_error(exc)}") from None
+    return Settings.load(cache_dir=cache_dir)
 
 
 def _age(seconds: float) -> str:

@@ -7,6 +7,23 @@ never shows a traceback. Anything that is not a ``PaperAgentError`` is a bug in 
 from __future__ import annotations
 
 
+def first_error(exc: Exception) -> str:
+    """The first problem of a pydantic ``ValidationError`` as one line (``field 'x': message``).
+
+    Users see one line per mistake; pydantic's multi-line dump is for developers. Anything
+    that is not a validation error is shown as its own message.
+    """
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    found = errors()
+    if not found:
+        return str(exc)
+    first = found[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"field {where!r}: {first['msg']}" if where else str(first["msg"])
+
+
 class PaperAgentError(Exception):
     """Base class for every error paper-agent raises on purpose."""
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from agent.backends.base import Analysis, Backend, BackendFailure
 from agent.cache import KeyBuilder, ResultCache
-from agent.errors import ConfigError
 from agent.schema import STATUSES, Paper, PaperResult
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy, load_taxonomy
@@ -113,31 +112,22 @@ class Agent:
         prompt_version: str | None = None,
         settings: Settings | None = None,
     ) -> None:
-        overrides: dict[str, Any] = {
-            k: v
-            for k, v in {
-                "model": model,
-                "base_url": base_url,
-                "api_key": api_key,
-                "cache_dir": cache_dir,
-                "concurrency": concurrency,
-                "max_retries": max_retries,
-                "mode": mode,
-                "temperature": temperature,
-                "max_tokens": max_tokens,
-                "timeout": timeout,
-                "prices_file": prices_file,
-                "prompt_version": prompt_version,
-            }.items()
-            if v is not None
-        }
-        if isinstance(backend, str):
-            overrides["backend"] = backend
-        base = settings or Settings()
-        try:
-            self.settings = Settings.model_validate({**base.model_dump(), **overrides})
-        except Exception as exc:
-            raise ConfigError(f"invalid setting: {_first_error(exc)}") from None
+        self.settings = Settings.load(
+            settings,
+            model=model,
+            base_url=base_url,
+            api_key=api_key,
+            cache_dir=cache_dir,
+            concurrency=concurrency,
+            max_retries=max_retries,
+            mode=mode,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout=timeout,
+            prices_file=prices_file,
+            prompt_version=prompt_version,
+            backend=backend if isinstance(backend, str) else None,
+        )
         self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
         self.notice: str | None = None
         if isinstance(backend, str):
@@ -322,11 +312,3 @@ class Agent:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _first_error(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(exc)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.errors import ConfigError, first_error
 
 BackendName = Literal["auto", "offline", "openai"]
 Mode = Literal["tools", "json", "json_object"]
@@ -65,6 +67,22 @@ class Settings(BaseSettings):
         default=3600.0, ge=0, description="Seconds before a cached fetch that may still change is fetched again"
     )
     contact: str | None = Field(default=None, description="Sent in the User-Agent so arXiv can reach you")
+
+    @classmethod
+    def load(cls, base: Settings | None = None, **overrides: Any) -> Settings:
+        """``base`` (default: the environment and ``.env``) with the non-``None`` ``overrides`` on top.
+
+        The one place where explicit arguments are merged over the environment, so the API,
+        the CLI and ``check`` agree on precedence and on the error a bad value gives: a
+        one-line ``ConfigError`` instead of pydantic's dump.
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            if base is None:
+                return cls(**given)
+            return cls.model_validate({**base.model_dump(), **given})
+        except ValidationError as exc:
+            raise ConfigError(f"invalid setting: {first_error(exc)}") from None
 
     def resolved_backend(self) -> Literal["offline", "openai"]:
         """``auto`` means openai when a key or base URL is configured, otherwise offline."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agent.errors import DatasetError
+from agent.errors import DatasetError, first_error
 from agent.schema import Paper, PaperResult
 from agent.taxonomy import Taxonomy
 
@@ -57,12 +57,6 @@ def _read_text(path: Path, what: str) -> str:
         raise DatasetError(f"{path}: cannot read {what} file ({exc.strerror or exc})") from None
 
 
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"field {where!r}: {first['msg']}" if where else first["msg"]
-
-
 def _parse_jsonl(path: str | Path, model: type[M], what: str) -> Iterator[tuple[int, M]]:
     """Yield ``(line_number, record)``; blank lines are skipped, anything else must validate."""
     p = Path(path)
@@ -79,7 +73,7 @@ def _parse_jsonl(path: str | Path, model: type[M], what: str) -> Iterator[tuple[
         try:
             yield lineno, model.model_validate(data)
         except ValidationError as exc:
-            raise DatasetError(f"{p}:{lineno}: invalid {what} record, {_first_error(exc)}") from None
+            raise DatasetError(f"{p}:{lineno}: invalid {what} record, {first_error(exc)}") from None
 
 
 def load_dataset(path: str | Path) -> list[DatasetItem]:
