@@ -155,7 +155,7 @@ class PageCache:
     def get(self, key: str, max_age: float | None, now: float) -> str | None:
         try:
             raw = self._cache.get(key)
-            entry = json.loads(raw) if raw is not None else None
+            entry: Any = json.loads(raw) if raw is not None else None
             text, fetched_at = entry["text"], float(entry["fetched_at"])
         except Exception:  # absent, corrupt or from another version: a miss
             return None

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,7 +244,7 @@ class Agent:
         return asyncio.run(self.aanalyze(paper))
 
     # ------------------------------------------------------------------ many papers
-    async def aanalyze_many(self, papers: Iterable[Paper]) -> AsyncIterator[PaperResult]:
+    async def aanalyze_many(self, papers: Iterable[Paper]) -> AsyncGenerator[PaperResult, None]:
         """Yield one result per paper, in input order, with up to ``concurrency`` calls in flight."""
         if getattr(self.backend, "is_sync", False):
             for paper in papers:
@@ -267,7 +267,7 @@ class Agent:
 
     def analyze_many(
         self, papers: Iterable[Paper], on_result: Callable[[PaperResult], None] | None = None
-    ) -> Iterator[PaperResult]:
+    ) -> Generator[PaperResult, None, None]:
         """Yield one result per paper, in input order (sync wrapper over ``aanalyze_many``)."""
         if getattr(self.backend, "is_sync", False):
             for paper in papers:

@@ -230,7 +230,8 @@ def _text_tool_calls(content: str) -> list[tuple[str, Any]]:
     calls: list[tuple[str, Any]] = []
     for block in blocks:
         for obj, _ in json_objects(block):
-            inner = obj.get("function") if isinstance(obj.get("function"), dict) else obj
+            function = obj.get("function")
+            inner: dict[str, Any] = function if isinstance(function, dict) else obj
             name = inner.get("name")
             args = inner.get("arguments", inner.get("parameters"))
             if isinstance(name, str) and args is not None:
