@@ -61,7 +61,7 @@ def triage(
     refuse_output_among_inputs(files, output)
     previous: dict[str, PaperResult] = {}
     if retry_errors is not None:
-        from agent.evaluate.dataset import load_results  # only needed here; keeps start-up light
+        from agent.outputs import load_results
 
         previous = {r.id: r for r in load_results(retry_errors)}
     # Read the first paper before opening the output: a typo in an input path must fail

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from agent.errors import ConfigError, OutputError
+from agent.jsonl import read_jsonl
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
 
@@ -52,6 +53,12 @@ CSV_FIELDS = [
     "latency_ms",
     "cost_usd",
 ]
+
+
+def load_results(path: str | Path) -> list[PaperResult]:
+    """Read a saved run (one ``PaperResult`` per line) strictly: ``--retry-errors`` and the eval
+    recompute from it, so a damaged line is a ``DatasetError`` naming ``file:line``."""
+    return [result for _, result in read_jsonl(path, PaperResult, "result")]
 
 
 def resolve_format(fmt: str | None, path: str | Path | None) -> str:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from agent.errors import DatasetError
 from agent.evaluate.charts import f1_bars, figure, reliability_diagram
-from agent.evaluate.dataset import DatasetItem, load_dataset, load_results
+from agent.evaluate.dataset import DatasetItem, load_dataset
 from agent.evaluate.metrics import (
     CalibrationBin,
     ClassMetrics,
@@ -29,7 +29,7 @@ from agent.evaluate.metrics import (
     paired_bootstrap_diff,
 )
 from agent.evaluate.report import CSS, reliability_caption, write_files
-from agent.outputs import md_text
+from agent.outputs import load_results, md_text
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
 

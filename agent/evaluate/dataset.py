@@ -7,18 +7,15 @@ eval with a one-line message, not produce a quietly wrong accuracy.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.errors import DatasetError, first_error
-from agent.schema import Paper, PaperResult
+from agent.errors import DatasetError
+from agent.jsonl import read_jsonl
+from agent.schema import Paper
 from agent.taxonomy import Taxonomy
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class DatasetItem(BaseModel):
@@ -44,43 +41,11 @@ class DatasetItem(BaseModel):
         return self
 
 
-def _read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: {what} file not found") from None
-    except IsADirectoryError:
-        raise DatasetError(f"{path}: is a folder, expected a {what} JSONL file") from None
-    except UnicodeDecodeError:
-        raise DatasetError(f"{path}: {what} file is not UTF-8 text") from None
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read {what} file ({exc.strerror or exc})") from None
-
-
-def _parse_jsonl(path: str | Path, model: type[M], what: str) -> Iterator[tuple[int, M]]:
-    """Yield ``(line_number, record)``; blank lines are skipped, anything else must validate."""
-    p = Path(path)
-    text = _read_text(p, what)
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data: Any = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{p}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(data, dict):
-            raise DatasetError(f"{p}:{lineno}: expected a JSON object, got {type(data).__name__}")
-        try:
-            yield lineno, model.model_validate(data)
-        except ValidationError as exc:
-            raise DatasetError(f"{p}:{lineno}: invalid {what} record, {first_error(exc)}") from None
-
-
 def load_dataset(path: str | Path) -> list[DatasetItem]:
     """Read a labelled dataset (one JSON object per line). Duplicate ids are an error."""
     items: list[DatasetItem] = []
     seen: dict[str, int] = {}
-    for lineno, item in _parse_jsonl(path, DatasetItem, "dataset"):
+    for lineno, item in read_jsonl(path, DatasetItem, "dataset"):
         if item.id in seen:
             raise DatasetError(f"{path}:{lineno}: duplicate id {item.id!r} (first on line {seen[item.id]})")
         seen[item.id] = lineno
@@ -88,11 +53,6 @@ def load_dataset(path: str | Path) -> list[DatasetItem]:
     if not items:
         raise DatasetError(f"{path}: dataset has no records")
     return items
-
-
-def load_results(path: str | Path) -> list[PaperResult]:
-    """Read a saved run (one ``PaperResult`` per line), so metrics can be recomputed offline."""
-    return [result for _, result in _parse_jsonl(path, PaperResult, "result")]
 
 
 def check_labels(items: Iterable[DatasetItem], taxonomy: Taxonomy, origin: str = "dataset") -> None:

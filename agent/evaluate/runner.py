@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import DatasetError
-from agent.evaluate.dataset import check_labels, dataset_papers, load_dataset, load_results
+from agent.evaluate.dataset import check_labels, dataset_papers, load_dataset
 from agent.evaluate.metrics import EvalReport, HumanAgreement, evaluate
 from agent.evaluate.report import write_reports
-from agent.outputs import JsonlWriter
+from agent.outputs import JsonlWriter, load_results
 from agent.pipeline import Agent
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
