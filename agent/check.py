@@ -18,6 +18,7 @@ import math
 import re
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,8 @@ def seed_papers(n: int = SEED_PAPERS) -> list[Paper]:
 
 
 async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str], papers: list[Paper]) -> CheckReport:
-    from agent.backends.openai import OpenAIBackend, redact
+    from agent.backends.openai import OpenAIBackend
+    from agent.redaction import redact
 
     secret = cfg.api_key.get_secret_value() if cfg.api_key else None
     probe = OpenAIBackend(cfg, taxonomy)  # for the public URL and the price only
@@ -247,6 +249,12 @@ async def _models_step(
         what = "key rejected" if secret else "the endpoint needs a key and none is set"
         report.steps.append(Step("key", False, f"{response.status_code}: {what}", fix))
         return False
+    return _model_listed_step(report, response, secret, cfg.model)
+
+
+def _model_listed_step(report: CheckReport, response: Any, secret: str | None, model: str) -> bool:
+    """The key and model steps from a /models answer that was not a 401/403: is ``model`` listed?
+    A server without a model list is not a failure (the chat calls will tell), hence True."""
     names = _model_names(response)
     if response.status_code >= 400 or names is None:
         what = (
@@ -255,18 +263,18 @@ async def _models_step(
             else (f"GET /models answered {describe_body(response.text)}")
         )
         report.steps.append(Step("key", None, "not confirmed (no model list to read)"))
-        report.steps.append(Step("model", None, f"{what}; the chat calls below tell whether {cfg.model!r} works"))
+        report.steps.append(Step("model", None, f"{what}; the chat calls below tell whether {model!r} works"))
         return True
     report.steps.append(Step("key", True, "accepted" if secret else "none sent; the endpoint answers without one"))
-    if cfg.model in names:
-        report.steps.append(Step("model", True, f"{cfg.model!r} is listed"))
+    if model in names:
+        report.steps.append(Step("model", True, f"{model!r} is listed"))
     else:
         shown = ", ".join(names[:8]) + (f" (+{len(names) - 8} more)" if len(names) > 8 else "")
         report.steps.append(
             Step(
                 "model",
                 False,
-                f"{cfg.model!r} is not listed (the server lists: {shown or 'nothing'})",
+                f"{model!r} is not listed (the server lists: {shown or 'nothing'})",
                 "pass --model with a listed name",
             )
         )
@@ -300,8 +308,7 @@ async def _mode_step(
             "retry_total": 30.0,
         }
     )
-    backend = OpenAIBackend(settings, taxonomy)
-    _watch_headers(backend, headers)
+    backend = OpenAIBackend(settings, taxonomy, on_response=[_header_recorder(headers)])
     agent = Agent(backend=backend, settings=settings, taxonomy=taxonomy, cache=False)
     try:
         results: list[PaperResult] = list(await asyncio.gather(*(agent.aanalyze(p) for p in papers)))
@@ -324,19 +331,14 @@ async def _mode_step(
     return result
 
 
-def _watch_headers(backend: Any, sink: dict[str, str]) -> None:
-    """Record rate-limit headers of every chat reply (best effort: httpx response hooks on the
-    backend's own clients, so the calls measured are exactly those a run makes)."""
+def _header_recorder(sink: dict[str, str]) -> Callable[[Any], Awaitable[None]]:
+    """A response hook for the backend that records rate-limit headers of every chat reply, so
+    the calls measured are exactly those a run makes (``OpenAIBackend(on_response=...)``)."""
 
     async def hook(response: Any) -> None:
         _collect(response.headers, sink)
 
-    backend._client()  # builds the clients
-    for client in getattr(backend, "_clients", []):
-        http = getattr(getattr(client, "client", None), "_client", None)
-        hooks = getattr(http, "event_hooks", None)
-        if isinstance(hooks, dict):
-            http.event_hooks = {**hooks, "response": [*hooks.get("response", []), hook]}
+    return hook
 
 
 def _collect(headers: Any, sink: dict[str, str]) -> None:

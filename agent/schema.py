@@ -6,6 +6,7 @@ flat, JSON-safe and documented field by field (the README mirrors these descript
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +19,16 @@ MAX_TLDR_WORDS = 50
 # every TL;DR and evidence phrase in characters too, whatever the backend.
 MAX_TLDR_CHARS = 600
 MAX_EVIDENCE_CHARS = 300
+# The "written in English" rule for a TL;DR, shared by the LLM reply validator (which re-asks)
+# and the eval scorer (which counts): Chinese, Japanese and Korean scripts, and the full-width
+# forms (\uff00-\uffef: full-width Latin letters and punctuation such as "，"), which a model
+# writing from a Chinese digest slips in and an English reader should not get.
+CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds a character of a CJK script or a full-width form (``CJK_RE``)."""
+    return CJK_RE.search(text) is not None
 
 
 class Paper(BaseModel):

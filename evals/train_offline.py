@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from agent.backends.linear import featurize  # noqa: E402
 from agent.backends.offline import OFFLINE_VERSION, OfflineBackend  # noqa: E402
 from agent.evaluate.dataset import DatasetItem, dataset_papers, load_dataset  # noqa: E402
-from agent.evaluate.metrics import label_set_f1, macro_f1  # noqa: E402
+from agent.evaluate.stats import label_set_f1, macro_f1  # noqa: E402
 from agent.taxonomy import load_taxonomy  # noqa: E402
 
 DEV = ROOT / "evals" / "dev.jsonl"

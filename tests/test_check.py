@@ -130,6 +130,22 @@ def test_a_working_mode_is_priced_per_1000_papers(api):
     assert "$0.02 per 1,000 papers at gpt-4o-mini prices" in "\n".join(report.lines())
 
 
+def test_rate_limit_headers_of_the_chat_replies_reach_the_report(api):
+    """Only the chat replies carry them here: the backend's ``on_response`` hook is what sees them."""
+    echo = EchoModel()
+
+    def with_limits(request: httpx.Request) -> httpx.Response:
+        reply = echo(request)
+        reply.headers["x-ratelimit-limit-requests"] = "600"
+        return reply
+
+    api.get("/models").mock(return_value=models("gpt-4o-mini"))
+    api.post("/chat/completions").mock(side_effect=with_limits)
+    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY, mode="tools")
+    assert report.exit_code == 0 and report.rate_limits == {"x-ratelimit-limit-requests": "600"}
+    assert "x-ratelimit-limit-requests=600/min" in report.concurrency_basis
+
+
 def test_an_unpriced_model_says_so(api):
     api.get("/models").mock(return_value=models("my-local-model"))
     api.post("/chat/completions").mock(side_effect=EchoModel())

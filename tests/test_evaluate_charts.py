@@ -8,7 +8,8 @@ import pytest
 
 from agent.evaluate import NO_ANSWER
 from agent.evaluate.charts import REL_PLOT_H, confusion_heatmap, f1_bars, reliability_diagram
-from agent.evaluate.metrics import ClassMetrics, ConfusionMatrix, calibration_table
+from agent.evaluate.metrics import ConfusionMatrix
+from agent.evaluate.stats import ClassMetrics, calibration_table
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 EVIL = "<script>alert(1)</script>"

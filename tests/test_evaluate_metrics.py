@@ -5,22 +5,20 @@ from __future__ import annotations
 import pytest
 
 from agent.evaluate import NO_ANSWER, DatasetItem, EvalReport, HumanAgreement, evaluate, mcnemar_exact
-from agent.evaluate.metrics import (
+from agent.evaluate.metrics import hardest_papers
+from agent.evaluate.scorers import is_english, rouge_l, ungrounded_terms
+from agent.evaluate.stats import (
     accuracy,
     bootstrap_ci,
     calibration_table,
     cohen_kappa,
     coverage_curve,
     expected_calibration_error,
-    hardest_papers,
-    is_english,
     label_set_f1,
     macro_f1,
     paired_bootstrap_diff,
     per_class,
     per_class_f1_ci,
-    rouge_l,
-    ungrounded_terms,
 )
 from agent.schema import PaperResult, Usage
 
@@ -126,6 +124,36 @@ def test_tldr_language_and_rouge() -> None:
     assert is_english("Proposes DAC4Rec.")
     assert not is_english("")
     assert rouge_l("proposes a new ranker", "proposes a new ranker") == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "tldr",
+    [
+        "Proposes ＲＡＧ for ranking.",  # full-width Latin letters (U+FF00-U+FFEF)
+        "Proposes a ranker，with a retriever.",  # full-width comma
+        "提出DAC4Rec框架",  # Chinese
+        "Proposes a ranker (ランキング).",  # Japanese katakana
+        "Proposes a ranker (순위).",  # Korean
+        "Proposes DAC4Rec, a ranker for “cold” items.",  # English with curly quotes: fine for both
+    ],
+)
+def test_the_reply_validator_and_the_eval_scorer_agree_on_english(tldr: str) -> None:
+    """One rule for "is this English": a TL;DR the backend would re-ask for is never scored as
+    English by the eval, and one it accepts is never scored as not English."""
+    from pydantic import ValidationError
+
+    from agent.backends.contract import build_response_model
+    from agent.taxonomy import load_taxonomy
+
+    model = build_response_model(load_taxonomy())
+    reply = {"primary": "rag", "confidence": 0.9, "evidence": "a phrase", "tldr": tldr}
+    try:
+        model.model_validate(reply)
+        accepted = True
+    except ValidationError as exc:
+        assert "English" in str(exc)
+        accepted = False
+    assert accepted == is_english(tldr)
 
 
 def test_invalid_result_lands_in_no_answer_column_and_counts_wrong() -> None:

@@ -32,7 +32,8 @@ from llm_fakes import (
     user_of,
 )
 
-from agent.backends.openai import AdaptiveLimiter, is_transient, retry_after_seconds
+from agent.backends.failures import is_transient, retry_after_seconds
+from agent.backends.limiter import AdaptiveLimiter
 from agent.taxonomy import load_taxonomy
 
 PAPER = make_paper(1)

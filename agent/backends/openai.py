@@ -1,15 +1,16 @@
 """The LLM backend: one structured call per paper to any OpenAI-compatible endpoint.
 
 - ``instructor`` turns the reply into a pydantic model whose label fields are a ``Literal`` of
-  the taxonomy's labels, and re-asks with the validation error (``max_retries`` times) when
-  the reply breaks the contract; after that the paper is ``invalid``, never a silent fallback.
+  the taxonomy's labels (``agent/backends/contract.py``), and re-asks with the validation error
+  (``max_retries`` times) when the reply breaks the contract; after that the paper is
+  ``invalid``, never a silent fallback.
 - ``tenacity`` owns transport retries (the openai client's own are off, so every attempt is
   visible): 429 (honouring ``Retry-After``), 5xx, timeouts and connection errors, with
   exponential backoff and jitter, bounded in attempts and total time. 4xx errors other than
   429 are never retried, and neither is a 429 that means the quota is spent.
 - An AIMD limiter keeps at most ``concurrency`` calls in flight: a 429 waits its own
   ``Retry-After``; the pool shrinks by a fifth at most once per cool-down and grows back one
-  step per ``limit`` successes (``AdaptiveLimiter``).
+  step per ``limit`` successes (``AdaptiveLimiter`` in ``agent/backends/limiter.py``).
 - HTTP goes through the SDK's aiohttp transport by default (``openai[aiohttp]``, see
   ``agent/backends/transport.py``); on httpx, calls are spread over several clients because one
   httpx pool collapses above ~64 requests in flight (encode/httpx#3215).
@@ -27,29 +28,36 @@ import math
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from agent.backends.base import Analysis, CallFailed, InvalidOutput
+from agent.backends.contract import abstract_for_evidence as _abstract  # set around each paper's calls
+from agent.backends.contract import build_response_model
+from agent.backends.failures import api_error as _api_error
+from agent.backends.failures import is_connection_error as _is_connection_error
+from agent.backends.failures import is_transient, retry_after_seconds
+from agent.backends.limiter import AdaptiveLimiter
 from agent.backends.quirks import (
     ReplyLog,
-    ReplyNormaliser,
     ReplyNote,
     describe_status_error,
     repair_completion,
     snippet,
 )
-from agent.backoff import retry_after
 from agent.errors import ConfigError
 from agent.pricing import load_prices, price_for
 from agent.prompts import PromptTemplate, load_prompt
-from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, MAX_TLDR_WORDS, Paper, Usage
+from agent.redaction import redact, strip_url_credentials
+from agent.schema import Paper, Usage
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("agent.backends.openai")
 for _noisy in ("instructor", "openai", "httpx", "httpcore"):
@@ -57,15 +65,8 @@ for _noisy in ("instructor", "openai", "httpx", "httpcore"):
     logging.getLogger(_noisy).propagate = False
 
 PER_CLIENT = 32
-CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
-THINK_RE = re.compile(r"</?think>", re.IGNORECASE)
-SECRET_RE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-*]{6,}")
 
 _attempts: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar("attempts", default=None)
-# The abstract the evidence validator checks against. Passed this way, not as instructor's
-# `context=`: with a context, instructor renders every message as a Jinja template, so paper
-# text such as "{{ 7*7 }}" or LaTeX "{{\bf x}}" would be executed or break the request.
-_abstract: contextvars.ContextVar[str | None] = contextvars.ContextVar("abstract", default=None)
 # Time spent inside HTTP calls for the current paper (not waiting for a slot or a backoff).
 _call_seconds: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("call_seconds", default=None)
 # What each reply of the current paper looked like (agent.backends.quirks), for its reason.
@@ -74,203 +75,6 @@ _replies: contextvars.ContextVar[ReplyLog | None] = contextvars.ContextVar("repl
 # --mode -> instructor mode: tool calling, response_format json_schema, response_format json_object
 # (the schema then travels in the system message only; for servers without json_schema support).
 INSTRUCTOR_MODES = {"tools": "TOOLS", "json": "JSON_SCHEMA", "json_object": "JSON"}
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
-def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
-    """The reply schema: label fields are a ``Literal`` of exactly the taxonomy's labels."""
-    Labels = Literal[tuple(taxonomy.names)]  # type: ignore[valid-type]
-    normaliser = ReplyNormaliser(taxonomy.names)
-
-    class Validators(BaseModel):
-        @model_validator(mode="before")
-        @classmethod
-        def _normalise(cls, data: Any) -> Any:
-            # Unambiguous variants real servers send ("RAG", "85%", a string secondary),
-            # mapped before validation; see agent/backends/quirks.py.
-            return normaliser.fields(data)
-
-        @field_validator("tldr", check_fields=False)
-        @classmethod
-        def _tldr(cls, v: str) -> str:
-            v = v.strip()
-            if THINK_RE.search(v):
-                raise ValueError("tldr contains a <think> block; give only the final TL;DR")
-            if CJK_RE.search(v):
-                raise ValueError("tldr must be written in English; it contains CJK characters")
-            n = len(v.split())
-            if n > MAX_TLDR_WORDS:
-                raise ValueError(f"tldr has {n} words; the limit is {MAX_TLDR_WORDS}")
-            if n == 0:
-                raise ValueError("tldr is empty")
-            if len(v) > MAX_TLDR_CHARS:
-                raise ValueError(f"tldr has {len(v)} characters; write at most {MAX_TLDR_CHARS} characters")
-            return v
-
-        @field_validator("evidence", check_fields=False)
-        @classmethod
-        def _evidence(cls, v: str) -> str:
-            v = v.strip().strip('"“”')
-            abstract = _abstract.get()
-            if not v:
-                raise ValueError("evidence is empty; copy a short phrase from the abstract")
-            if len(v) > MAX_EVIDENCE_CHARS:
-                raise ValueError(f"evidence has {len(v)} characters; copy a phrase of at most {MAX_EVIDENCE_CHARS}")
-            if abstract is not None and _norm(v) not in _norm(abstract):
-                raise ValueError(f"evidence {v[:80]!r} does not occur in the abstract; copy a phrase verbatim")
-            return v
-
-        @model_validator(mode="after")
-        def _secondary(self) -> Any:
-            seen: list[str] = []
-            for label in self.secondary:  # type: ignore[attr-defined]
-                if label != self.primary and label not in seen:  # type: ignore[attr-defined]
-                    seen.append(label)
-            self.secondary = seen  # type: ignore[attr-defined]
-            return self
-
-    return create_model(
-        "PaperTriage",
-        __base__=Validators,
-        __doc__="Method-type label, confidence, evidence and English TL;DR for one paper.",
-        primary=(Labels, Field(description="The one label for the paper's main technical contribution")),
-        secondary=(
-            list[Labels],  # type: ignore[valid-type]
-            Field(default_factory=list, description="Other labels that clearly also apply; never the primary"),
-        ),
-        confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),
-        evidence=(str, Field(description="A short phrase copied verbatim from the abstract that supports primary")),
-        tldr=(
-            str,
-            Field(description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract"),
-        ),
-    )
-
-
-class AdaptiveLimiter:
-    """AIMD concurrency for one endpoint, in the shape of inspect_ai's adaptive connections.
-
-    - **Additive increase**: +1 after every ``limit`` successes (one window). A 429 in between
-      does not restart the count: a steady trickle of 429s is handled per request (each waits
-      its own ``Retry-After`` without holding a slot) and must not pin the pool at its floor.
-    - **Multiplicative decrease**: ``limit * DECREASE`` on a 429, at most once per cool-down.
-      A 429 from a call that started before the last decrease ran under the old limit and is
-      ignored, and so is one within ``cooldown`` seconds of the last decrease; so a burst of
-      429s cuts once, not once per 429 (the old rule halved on every 429 and, with 20 % of
-      429s at ``-j 32``, ended at 2-3 in flight). Successes of calls started before the last
-      decrease do not count towards growth either.
-    - **Floor and ceiling**: ``floor`` <= limit <= ``maximum``.
-
-    ``rate_limited()`` and ``succeeded()`` are called inside ``async with limiter:``; the slot's
-    epoch (the number of decreases when it was taken) travels in a ``ContextVar``.
-    """
-
-    DECREASE = 0.8
-    COOLDOWN_S = 10.0
-
-    def __init__(
-        self,
-        maximum: int,
-        *,
-        floor: int = 1,
-        cooldown: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.maximum = maximum
-        self.floor = max(1, min(floor, maximum))
-        self.limit = maximum
-        self.in_flight = 0
-        self.cooldown = self.COOLDOWN_S if cooldown is None else cooldown
-        self._clock = clock
-        self._epoch = 0
-        self._last_decrease: float | None = None
-        self._successes = 0
-        self._cond: asyncio.Condition | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._slot_epoch: contextvars.ContextVar[int | None] = contextvars.ContextVar("slot_epoch", default=None)
-
-    def _condition(self) -> asyncio.Condition:
-        # One Condition per event loop: ``Agent.analyze_many`` runs each batch in a new loop,
-        # and a Condition from a closed loop fails with "bound to a different event loop".
-        loop = asyncio.get_running_loop()
-        if self._cond is None or self._loop is not loop:
-            self._cond, self._loop = asyncio.Condition(), loop
-            self.in_flight = 0  # slots of a finished loop are gone with it
-        return self._cond
-
-    async def __aenter__(self) -> AdaptiveLimiter:
-        cond = self._condition()
-        async with cond:
-            await cond.wait_for(lambda: self.in_flight < self.limit)
-            self.in_flight += 1
-        self._slot_epoch.set(self._epoch)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._slot_epoch.set(None)
-        cond = self._condition()
-        async with cond:
-            self.in_flight -= 1
-            cond.notify(1)  # one slot freed: wake one waiter, not all of them
-
-    def _current(self) -> bool:
-        """Whether the calling slot was taken under the current limit (after the last decrease)."""
-        epoch = self._slot_epoch.get()
-        return epoch is None or epoch == self._epoch
-
-    def rate_limited(self) -> None:
-        now = self._clock()
-        if not self._current():
-            return  # started under the old, higher limit: already accounted for
-        if self._last_decrease is not None and now - self._last_decrease < self.cooldown:
-            return
-        self._epoch += 1
-        self._last_decrease = now
-        self._successes = 0
-        self.limit = max(self.floor, min(self.limit - 1, int(self.limit * self.DECREASE)))
-        log.info("concurrency lowered to %d after a 429", self.limit)
-
-    def succeeded(self) -> None:
-        if not self._current():
-            return
-        self._successes += 1
-        if self._successes >= self.limit and self.limit < self.maximum:
-            self.limit += 1
-            self._successes = 0
-            if self._cond is not None:
-                # Wake waiters outside a held lock: schedule the notify.
-                asyncio.get_running_loop().create_task(self._wake())
-
-    async def _wake(self) -> None:
-        cond = self._condition()
-        async with cond:
-            cond.notify(1)  # the limit grew by one
-
-
-def _api_error(exc: BaseException) -> BaseException:
-    """The openai error behind an instructor wrapper, or ``exc`` itself."""
-    from instructor.core import InstructorRetryException
-
-    if isinstance(exc, InstructorRetryException) and exc.__cause__ is not None:
-        return exc.__cause__
-    return exc
-
-
-def is_transient(exc: BaseException) -> bool:
-    import openai
-
-    err = _api_error(exc)
-    if isinstance(err, openai.RateLimitError):
-        # 429 with code insufficient_quota is a billing problem: retrying never helps.
-        return getattr(err, "code", None) != "insufficient_quota"
-    if isinstance(err, (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)):
-        return True
-    if isinstance(err, openai.APIStatusError):
-        return err.status_code >= 500 or err.status_code in (408, 409)
-    return False
 
 
 def _analysis(reply: Any, usage: Usage, attempts: list[Usage]) -> Analysis:
@@ -286,19 +90,6 @@ def _analysis(reply: Any, usage: Usage, attempts: list[Usage]) -> Analysis:
     )
 
 
-def retry_after_seconds(exc: BaseException) -> float | None:
-    """Seconds from a ``Retry-After`` / ``retry-after-ms`` header, if the server sent one."""
-    response = getattr(_api_error(exc), "response", None)
-    return retry_after(getattr(response, "headers", None))
-
-
-def redact(message: str, secret: str | None) -> str:
-    """Error text with the API key (and anything shaped like one) removed."""
-    if secret and len(secret) >= 8:  # a 1-letter "key" would garble every message
-        message = message.replace(secret, "[redacted]")
-    return SECRET_RE.sub("[redacted]", message)
-
-
 class OpenAIBackend:
     """Structured triage through an OpenAI-compatible chat completions endpoint."""
 
@@ -311,7 +102,11 @@ class OpenAIBackend:
         *,
         prompt: PromptTemplate | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        on_response: Sequence[Callable[[httpx.Response], Awaitable[None]]] = (),
     ) -> None:
+        """``on_response``: async callables given every HTTP response the backend receives (httpx
+        ``event_hooks``, on whichever client the settings pick), so a caller such as ``check``
+        can read headers of exactly the calls a run makes without reaching into the SDK."""
         if not settings.model:
             raise ConfigError("no model configured: set PAPER_AGENT_MODEL or pass --model")
         if not settings.api_key and not settings.base_url:
@@ -336,6 +131,7 @@ class OpenAIBackend:
         self._wrapped_model: Any = None
         self._fixed_body: dict[str, Any] | None = None
         self._next = 0
+        self._response_hooks = list(on_response)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -345,7 +141,7 @@ class OpenAIBackend:
     @property
     def public_base_url(self) -> str:
         """The base URL without credentials (``https://user:token@host`` -> ``https://host``)."""
-        return re.sub(r"(?<=://)[^/@]*@", "", self.base_url)
+        return strip_url_credentials(self.base_url)
 
     def cache_components(self) -> dict[str, Any]:
         return {
@@ -493,6 +289,7 @@ class OpenAIBackend:
         import openai
 
         conc = self.settings.concurrency
+        hooks = {"response": list(self._response_hooks)}
         if self.settings.http_client == "aiohttp":
             try:
                 from agent.backends.transport import ReportingAiohttpTransport
@@ -503,10 +300,13 @@ class OpenAIBackend:
                 ) from None
             limits = httpx.Limits(max_connections=conc + 8, max_keepalive_connections=conc + 8)
             transport = ReportingAiohttpTransport(verify=ssl_context, limits=limits)
-            return [openai.DefaultAioHttpClient(transport=transport, timeout=self.settings.timeout)]
+            return [openai.DefaultAioHttpClient(transport=transport, timeout=self.settings.timeout, event_hooks=hooks)]
         n = max(1, math.ceil(conc / PER_CLIENT))
         limits = httpx.Limits(max_connections=PER_CLIENT * 2, max_keepalive_connections=PER_CLIENT)
-        return [httpx.AsyncClient(limits=limits, timeout=self.settings.timeout, verify=ssl_context) for _ in range(n)]
+        return [
+            httpx.AsyncClient(limits=limits, timeout=self.settings.timeout, verify=ssl_context, event_hooks=hooks)
+            for _ in range(n)
+        ]
 
     async def aclose(self) -> None:
         for client in self._clients:
@@ -661,13 +461,6 @@ class OpenAIBackend:
             latency_ms=round(sum(spent) * 1000, 2),
             cost_usd=cost,
         )
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    """A failure to reach the endpoint at all (its message should name the host tried)."""
-    import openai
-
-    return isinstance(exc, openai.APIConnectionError)  # APITimeoutError is one too
 
 
 def _got(error: Any) -> str:

@@ -7,9 +7,10 @@ function of those two, so a report can be recomputed without calling any model.
 
 from agent.evaluate.compare import Comparison, compare, format_comparison_text, load_run, write_comparison
 from agent.evaluate.dataset import DatasetItem, check_labels, dataset_papers, load_dataset
-from agent.evaluate.metrics import NO_ANSWER, EvalReport, HumanAgreement, evaluate, mcnemar_exact
+from agent.evaluate.metrics import NO_ANSWER, EvalReport, HumanAgreement, evaluate
 from agent.evaluate.report import write_reports
 from agent.evaluate.runner import default_dataset, run_eval, score_file
+from agent.evaluate.stats import mcnemar_exact
 from agent.outputs import load_results
 
 __all__ = [

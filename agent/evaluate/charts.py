@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from html import escape
 
-from agent.evaluate.metrics import NO_ANSWER, CalibrationBin, ClassMetrics, ConfusionMatrix
+from agent.evaluate.metrics import NO_ANSWER, ConfusionMatrix
+from agent.evaluate.stats import CalibrationBin, ClassMetrics
 
 SVG_NS = "http://www.w3.org/2000/svg"
 INK = "#1f2328"

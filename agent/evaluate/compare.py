@@ -19,16 +19,9 @@ from pydantic import BaseModel, Field
 from agent.errors import DatasetError
 from agent.evaluate.charts import f1_bars, figure, reliability_diagram
 from agent.evaluate.dataset import DatasetItem, load_dataset
-from agent.evaluate.metrics import (
-    CalibrationBin,
-    ClassMetrics,
-    Estimate,
-    EvalReport,
-    evaluate,
-    mcnemar_exact,
-    paired_bootstrap_diff,
-)
+from agent.evaluate.metrics import Estimate, EvalReport, PaperRow, evaluate
 from agent.evaluate.report import CSS, reliability_caption, write_files
+from agent.evaluate.stats import CalibrationBin, ClassMetrics, mcnemar_exact, paired_bootstrap_diff
 from agent.outputs import load_results, md_text
 from agent.schema import PaperResult
 from agent.taxonomy import Taxonomy
@@ -151,6 +144,23 @@ def _metrics(a: EvalReport, b: EvalReport) -> list[MetricDelta]:
     ]
 
 
+def _flips(pairs: Sequence[tuple[PaperRow, PaperRow]]) -> list[Flip]:
+    """The papers whose answer differs between the runs (the same paper's rows, A then B)."""
+    return [
+        Flip(
+            id=pa.id,
+            title=pa.title,
+            gold=pa.gold,
+            a=pa.answer,
+            b=pb.answer,
+            a_correct=pa.correct,
+            b_correct=pb.correct,
+        )
+        for pa, pb in pairs
+        if pa.answer != pb.answer
+    ]
+
+
 def compare(
     run_a: RunSource,
     run_b: RunSource,
@@ -191,19 +201,7 @@ def compare(
         metrics=_metrics(rep_a, rep_b),
         mcnemar=McNemar(b=b, c=c, p_value=mcnemar_exact(b, c)),
         accuracy_diff=Estimate(value=rep_b.accuracy.value - rep_a.accuracy.value, ci_low=lo, ci_high=hi),
-        flips=[
-            Flip(
-                id=pa.id,
-                title=pa.title,
-                gold=pa.gold,
-                a=pa.answer,
-                b=pb.answer,
-                a_correct=pa.correct,
-                b_correct=pb.correct,
-            )
-            for pa, pb in pairs
-            if pa.answer != pb.answer
-        ],
+        flips=_flips(pairs),
         seed=seed,
         n_boot=n_boot,
         breakdown_a=_breakdown(rep_a),

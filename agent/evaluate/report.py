@@ -13,7 +13,8 @@ from pathlib import Path
 
 from agent.errors import OutputError
 from agent.evaluate.charts import confusion_heatmap, f1_bars, figure, reliability_diagram
-from agent.evaluate.metrics import HARDEST_MAX, NO_ANSWER, ClassMetrics, EvalReport, PaperRow, hardest_papers
+from agent.evaluate.metrics import HARDEST_MAX, NO_ANSWER, EvalReport, PaperRow, hardest_papers
+from agent.evaluate.stats import ClassMetrics
 from agent.outputs import http_url, md_text
 
 WRONG_MARK = "✗"

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agent.evaluate.metrics import cohen_kappa  # noqa: E402
+from agent.evaluate.stats import cohen_kappa  # noqa: E402
 
 SEED = 80
 N = 80

@@ -1,0 +1,113 @@
+"""The reply contract of the LLM backend: the pydantic model a reply must validate against.
+
+Label fields are a ``Literal`` of exactly the taxonomy's labels; the TL;DR must be English,
+free of ``<think>`` blocks and within the word and character limits of ``agent.schema``; the
+evidence must be a phrase of the paper's abstract. A reply that breaks the contract is re-asked
+by instructor with the validation error, so each message here says what to do instead.
+
+Online calls and batch results files are validated by the same model (``OpenAIBackend``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+
+from agent.backends.quirks import ReplyNormaliser
+from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, MAX_TLDR_WORDS, has_cjk
+from agent.taxonomy import Taxonomy
+
+THINK_RE = re.compile(r"</?think>", re.IGNORECASE)
+
+# The abstract the evidence validator checks against. Passed this way, not as instructor's
+# `context=`: with a context, instructor renders every message as a Jinja template, so paper
+# text such as "{{ 7*7 }}" or LaTeX "{{\bf x}}" would be executed or break the request.
+# The backend sets it around each paper's calls; unset (None), evidence is not checked against one.
+abstract_for_evidence: contextvars.ContextVar[str | None] = contextvars.ContextVar("abstract", default=None)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def check_tldr(value: str) -> str:
+    """The TL;DR, stripped, or ``ValueError`` saying which rule it breaks (the re-ask's message)."""
+    v = value.strip()
+    if THINK_RE.search(v):
+        raise ValueError("tldr contains a <think> block; give only the final TL;DR")
+    if has_cjk(v):
+        raise ValueError("tldr must be written in English; it contains CJK characters")
+    n = len(v.split())
+    if n > MAX_TLDR_WORDS:
+        raise ValueError(f"tldr has {n} words; the limit is {MAX_TLDR_WORDS}")
+    if n == 0:
+        raise ValueError("tldr is empty")
+    if len(v) > MAX_TLDR_CHARS:
+        raise ValueError(f"tldr has {len(v)} characters; write at most {MAX_TLDR_CHARS} characters")
+    return v
+
+
+def check_evidence(value: str, abstract: str | None) -> str:
+    """The evidence phrase, stripped of quotes, or ``ValueError``; ``abstract`` None skips the
+    "occurs in the abstract" rule (nothing to check against)."""
+    v = value.strip().strip('"“”')
+    if not v:
+        raise ValueError("evidence is empty; copy a short phrase from the abstract")
+    if len(v) > MAX_EVIDENCE_CHARS:
+        raise ValueError(f"evidence has {len(v)} characters; copy a phrase of at most {MAX_EVIDENCE_CHARS}")
+    if abstract is not None and _norm(v) not in _norm(abstract):
+        raise ValueError(f"evidence {v[:80]!r} does not occur in the abstract; copy a phrase verbatim")
+    return v
+
+
+def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
+    """The reply schema: label fields are a ``Literal`` of exactly the taxonomy's labels."""
+    Labels = Literal[tuple(taxonomy.names)]  # type: ignore[valid-type]
+    normaliser = ReplyNormaliser(taxonomy.names)
+
+    class Validators(BaseModel):
+        @model_validator(mode="before")
+        @classmethod
+        def _normalise(cls, data: Any) -> Any:
+            # Unambiguous variants real servers send ("RAG", "85%", a string secondary),
+            # mapped before validation; see agent/backends/quirks.py.
+            return normaliser.fields(data)
+
+        @field_validator("tldr", check_fields=False)
+        @classmethod
+        def _tldr(cls, v: str) -> str:
+            return check_tldr(v)
+
+        @field_validator("evidence", check_fields=False)
+        @classmethod
+        def _evidence(cls, v: str) -> str:
+            return check_evidence(v, abstract_for_evidence.get())
+
+        @model_validator(mode="after")
+        def _secondary(self) -> Any:
+            seen: list[str] = []
+            for label in self.secondary:  # type: ignore[attr-defined]
+                if label != self.primary and label not in seen:  # type: ignore[attr-defined]
+                    seen.append(label)
+            self.secondary = seen  # type: ignore[attr-defined]
+            return self
+
+    return create_model(
+        "PaperTriage",
+        __base__=Validators,
+        __doc__="Method-type label, confidence, evidence and English TL;DR for one paper.",
+        primary=(Labels, Field(description="The one label for the paper's main technical contribution")),
+        secondary=(
+            list[Labels],  # type: ignore[valid-type]
+            Field(default_factory=list, description="Other labels that clearly also apply; never the primary"),
+        ),
+        confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),
+        evidence=(str, Field(description="A short phrase copied verbatim from the abstract that supports primary")),
+        tldr=(
+            str,
+            Field(description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract"),
+        ),
+    )
