@@ -16,6 +16,7 @@ from agent.errors import (
     BatchNotReady,
     ConfigError,
     DatasetError,
+    FetchError,
     InputError,
     OutputError,
     PaperAgentError,
@@ -32,14 +33,13 @@ from agent.evaluate import (
     score_file,
     write_reports,
 )
-from agent.ingest import detect_format, iter_papers, load_papers, parse_text
+from agent.inputs import detect_format, iter_papers, load_papers, parse_text
 from agent.outputs import render_markdown
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy, load_taxonomy
-
-__version__ = "0.1.0"
+from agent.version import __version__ as __version__
 
 # Imported on first use: they pull in httpx and tenacity, which a plain offline run never needs
 # (importing them here doubled `import agent`, and every CLI command's start-up, to ~0.55 s).
@@ -56,9 +56,8 @@ _LAZY = {
     "batch_status": "agent.bulk",
     "batch_submit": "agent.bulk",
     "triage_batch": "agent.bulk",
-    "FetchError": "agent.fetch",
-    "FetchResult": "agent.fetch",
-    "fetch_papers": "agent.fetch",
+    "FetchResult": "agent.inputs.arxiv",
+    "fetch_papers": "agent.inputs.arxiv",
 }
 
 

@@ -13,9 +13,8 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConfigError
-from agent.ingest import expand_paths, is_arxiv_source, iter_papers, refuse_output_among_inputs
-from agent.outputs import make_writer, resolve_format
+from agent.inputs import read_inputs, refuse_output_among_inputs
+from agent.outputs import ResultWriter, make_writer, resolve_format
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult
 
@@ -37,7 +36,7 @@ def triage(
     ``fmt`` is ``jsonl``, ``csv`` or ``md``; ``None`` infers it from ``output``'s extension.
 
     An input may be an arXiv source, ``arxiv:cs.IR,cs.CL`` or ``arxiv:2510.12815``: its papers
-    are fetched first (``agent.fetch``) with the options in ``fetch`` (``date``, ``since``,
+    are fetched first (``agent.inputs.arxiv``) with the options in ``fetch`` (``date``, ``since``,
     ``until``, ``cross_lists``), through the page cache unless the agent runs without a cache;
     ``on_note`` receives one line per source saying what was fetched. When every input is
     empty (a weekend's announcement) nothing is written and the stats count no papers.
@@ -49,16 +48,19 @@ def triage(
     leaves its rows in ``<output>.partial``, never under the final name.
     """
     stats = RunStats()
-    inputs = list(inputs)
-    sources = [i for i in inputs if is_arxiv_source(i)]
-    dated = [k for k in ("date", "since", "until") if (fetch or {}).get(k)]
-    if dated and not sources:
-        raise ConfigError(f"--{dated[0]} applies to arxiv: inputs (e.g. arxiv:cs.IR), and none was given")
     # Everything a user can get wrong is checked before any input is read or output touched.
     fmt = resolve_format(fmt, output)
-    # With arXiv sources the files are read by iter_inputs, which reports skipped ones itself.
-    files = expand_paths([i for i in inputs if not is_arxiv_source(i)], on_skip=None if sources else stats.skip_file)
-    refuse_output_among_inputs(files, output)
+    read = read_inputs(
+        inputs,
+        input_format,
+        fetch_options=fetch,
+        settings=agent.settings,
+        cache=agent.cache is not None,
+        refresh=agent.refresh,
+        on_note=on_note,
+        on_skip=stats.skip_file,
+    )
+    refuse_output_among_inputs(read.files, output)
     previous: dict[str, PaperResult] = {}
     if retry_errors is not None:
         from agent.outputs import load_results
@@ -66,25 +68,23 @@ def triage(
         previous = {r.id: r for r in load_results(retry_errors)}
     # Read the first paper before opening the output: a typo in an input path must fail
     # before an existing output file is touched.
-    stream: Iterator[Paper]
-    if sources:
-        from agent.fetch import iter_inputs  # imports httpx: only when arXiv is asked for
-
-        options = {
-            "settings": agent.settings,
-            "cache": agent.cache is not None,
-            "refresh": agent.refresh,
-            **(fetch or {}),
-        }
-        stream = iter_inputs(inputs, input_format, on_note=on_note, on_skip=stats.skip_file, **options)
-    else:
-        stream = iter_papers(files, input_format, on_skip=stats.skip_file)
-    first = next(stream, None)
-    if first is None and sources:  # an arXiv day can be empty (a weekend); an empty file is an InputError
+    first = next(read.papers, None)
+    if first is None and read.sources:  # an arXiv day can be empty (a weekend); an empty file is an InputError
         return stats.finish()
-    papers = itertools.chain([first] if first is not None else [], stream)
+    papers = itertools.chain([first] if first is not None else [], read.papers)
     writer = make_writer(fmt, output, agent.taxonomy, agent.notice)
     results = _merge_retry(papers, previous, agent) if previous else _fresh(agent.analyze_many(papers))
+    _write_all(results, writer, stats, on_result)
+    return stats.finish()
+
+
+def _write_all(
+    results: Generator[tuple[PaperResult, bool], None, None],
+    writer: ResultWriter,
+    stats: RunStats,
+    on_result: Callable[[PaperResult], None] | None,
+) -> None:
+    """Write every result as it arrives; publish the output only when all of them are written."""
     written = 0
     try:
         for result, reused in results:
@@ -104,7 +104,6 @@ def triage(
         raise
     results.close()
     writer.close()
-    return stats.finish()
 
 
 def _fresh(results: Iterator[PaperResult]) -> Generator[tuple[PaperResult, bool], None, None]:

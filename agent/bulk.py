@@ -39,7 +39,7 @@ from typing import Any
 
 from agent.backends.base import InvalidOutput
 from agent.errors import BatchError, BatchNotReady, ConfigError, PaperAgentError
-from agent.ingest import expand_paths, iter_papers, refuse_output_among_inputs
+from agent.inputs import expand_paths, iter_papers, refuse_output_among_inputs
 from agent.outputs import make_writer, resolve_format
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage

@@ -234,8 +234,8 @@ def fetch(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Fetch papers from arXiv as Paper JSONL: today's announcement, a date range, or ids."""
-    from agent.fetch import fetch as fetch_arxiv
-    from agent.fetch import write_papers
+    from agent.inputs.arxiv import fetch as fetch_arxiv
+    from agent.outputs import write_papers
 
     _setup_logging(verbose)
     try:
@@ -321,7 +321,7 @@ def cache_explain(
     cache_dir: Path | None = CacheDirOpt,
 ) -> None:
     """Print a paper's cache key, its components, and whether it is cached."""
-    from agent.ingest import iter_papers
+    from agent.inputs import iter_papers
 
     paper = next((p for p in iter_papers(inputs) if p.id == paper_id), None)
     if paper is None:

@@ -59,6 +59,21 @@ class DatasetError(PaperAgentError):
     exit_code = 2
 
 
+class FetchError(PaperAgentError):
+    """arXiv could not be reached, or answered only part of a result set (exit code 4).
+
+    ``fetched`` and ``total`` say how far it got; pages that did arrive are in the cache,
+    so running the same command again resumes instead of starting over.
+    """
+
+    exit_code = 4
+
+    def __init__(self, message: str, fetched: int = 0, total: int | None = None) -> None:
+        self.fetched = fetched
+        self.total = total
+        super().__init__(message)
+
+
 class OutputError(PaperAgentError):
     """The output path cannot be written (read-only, disk full, a directory)."""
 
@@ -74,4 +89,4 @@ class BatchError(PaperAgentError):
 class BatchNotReady(PaperAgentError):
     """The batch is still running: nothing to collect yet (run ``batch collect`` again later)."""
 
-    exit_code = 5  # 4 is arXiv unreachable (agent.fetch)
+    exit_code = 5  # 4 is arXiv unreachable (FetchError)

@@ -19,12 +19,13 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Protocol
 
 from agent.errors import ConfigError, OutputError
 from agent.jsonl import read_jsonl
-from agent.schema import PaperResult
+from agent.schema import Paper, PaperResult
 from agent.taxonomy import Taxonomy
 
 FORMATS = ("jsonl", "csv", "md")
@@ -344,3 +345,22 @@ def make_writer(
     if fmt == "md":
         return MarkdownWriter(p, taxonomy, notice)
     return JsonlWriter(p)
+
+
+def write_papers(papers: Iterable[Paper], output: str | Path | None) -> int:
+    """Write ``Paper`` JSONL to ``output`` (stdout if None) via ``FILE.partial``; return the count.
+
+    ``paper-agent fetch`` saves what it fetched this way, so a fetched file is never half-written
+    under its final name either, and reads back as ``jsonl`` input.
+    """
+    target = AtomicTarget(Path(output) if output not in (None, "-") else None)
+    n = 0
+    try:
+        for paper in papers:
+            target.write(paper.model_dump_json(exclude_none=True) + "\n")
+            n += 1
+    except BaseException:
+        target.abort()
+        raise
+    target.close()
+    return n

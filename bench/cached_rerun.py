@@ -36,7 +36,7 @@ def main() -> None:
     header("cached re-run")
     from agent import Agent
     from agent.batch import triage
-    from agent.ingest import load_papers
+    from agent.inputs import load_papers
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cached-"))
     try:

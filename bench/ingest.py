@@ -30,7 +30,7 @@ def main() -> None:
     p.add_argument("--profile", default=None, help="cProfile one format")
     a = p.parse_args()
     header("ingest")
-    from agent.ingest import load_papers
+    from agent.inputs import load_papers
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:

@@ -69,12 +69,12 @@ def main() -> None:
                     [
                         py,
                         "-c",
-                        f"from pathlib import Path; from agent.ingest import read_text; t = read_text(Path({str(path)!r}))",
+                        f"from pathlib import Path; from agent.inputs import read_text; t = read_text(Path({str(path)!r}))",
                     ],
                 ),
                 (
                     "iter_papers, streamed and dropped",
-                    [py, "-c", f"from agent.ingest import iter_papers\nfor _ in iter_papers([{str(path)!r}]): pass"],
+                    [py, "-c", f"from agent.inputs import iter_papers\nfor _ in iter_papers([{str(path)!r}]): pass"],
                 ),
             ]
         steps.append(

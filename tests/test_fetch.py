@@ -1,4 +1,4 @@
-"""``agent.fetch`` against arXiv's formats, with the network mocked by respx and a fake clock.
+"""``agent.inputs.arxiv`` against arXiv's formats, with the network mocked by respx and a fake clock.
 
 Requests go to the default endpoints (export.arxiv.org, rss.arxiv.org), intercepted by respx
 and answered by the fake arXiv's logic (``bench/fake_arxiv.py``) or a recorded-format file from
@@ -14,8 +14,8 @@ import respx
 from arxiv_fakes import EPOCH, FakeArxiv, FakeClock, papers, recorded
 
 from agent import ConfigError, FetchError, InputError, fetch_papers
-from agent.fetch import fetch
-from agent.ingest import arxiv_id
+from agent.inputs import arxiv_id
+from agent.inputs.arxiv import fetch
 
 
 @pytest.fixture

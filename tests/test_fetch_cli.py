@@ -13,7 +13,8 @@ import pytest
 from arxiv_fakes import FakeArxiv, FakeClock, fake_arxiv, papers
 from fake_server_fixtures import FakeServer
 
-from agent.fetch import FetchError, Throttle
+from agent.errors import FetchError
+from agent.inputs.arxiv_client import Throttle
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DAY = "2025-10-14"
@@ -22,7 +23,7 @@ DAY = "2025-10-14"
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr("agent.fetch.DEFAULT_THROTTLE", Throttle(3.0, fake, fake.sleep))
+    monkeypatch.setattr("agent.inputs.arxiv_client.DEFAULT_THROTTLE", Throttle(3.0, fake, fake.sleep))
     return fake
 
 

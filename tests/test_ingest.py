@@ -398,7 +398,7 @@ def test_parse_text_tolerates_a_bom_in_memory():
 def test_a_malformed_heading_is_skipped_with_a_warning_and_the_rest_kept(caplog):
     bad = "\n### [No Id](https://example.org/paper)\n*X*\n\nAbstract: x.\n\n"
     text = digest_of("2501.00001") + bad + digest_of("2501.00003")
-    with caplog.at_level(logging.WARNING, logger="agent.ingest"):
+    with caplog.at_level(logging.WARNING, logger="agent.inputs"):
         papers = parse(text)
     assert [p.id for p in papers] == ["2501.00001", "2501.00003"]
     assert any("inline.md:6:" in r.getMessage() and "no arXiv id" in r.getMessage() for r in caplog.records)
@@ -406,7 +406,7 @@ def test_a_malformed_heading_is_skipped_with_a_warning_and_the_rest_kept(caplog)
 
 def test_a_broken_jsonl_line_is_skipped_with_a_warning(caplog):
     text = json.dumps(DAILY_RECORD) + "\n{not json\n" + json.dumps({**DAILY_RECORD, "id": "2501.00002"}) + "\n"
-    with caplog.at_level(logging.WARNING, logger="agent.ingest"):
+    with caplog.at_level(logging.WARNING, logger="agent.inputs"):
         papers = parse(text)
     assert [p.id for p in papers] == ["2501.01234", "2501.00002"]
     assert any("inline.md:2:" in r.getMessage() and "invalid JSON" in r.getMessage() for r in caplog.records)

@@ -145,7 +145,7 @@ def test_a_numbered_heading_without_a_link_is_a_warning_with_file_and_line(tmp_p
         + DIGEST.format(title="Third", pid="2501.00003")
     )
     (tmp_path / "d.md").write_text(text, encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="agent.ingest"):
+    with caplog.at_level(logging.WARNING, logger="agent.inputs"):
         papers = load_papers(tmp_path / "d.md")
     assert [p.id for p in papers] == ["2501.00001", "2501.00003"]
     assert "Orphan" not in papers[0].abstract  # the orphan's fields do not leak into the paper above
@@ -155,7 +155,7 @@ def test_a_numbered_heading_without_a_link_is_a_warning_with_file_and_line(tmp_p
 def test_a_plain_section_heading_is_not_a_warning(tmp_path, caplog):
     text = "## Information Retrieval\n\n" + DIGEST.format(title="First", pid="2501.00001")
     (tmp_path / "d.md").write_text(text, encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="agent.ingest"):
+    with caplog.at_level(logging.WARNING, logger="agent.inputs"):
         assert len(load_papers(tmp_path / "d.md")) == 1
     assert caplog.records == []
 
@@ -176,7 +176,7 @@ def test_utf16_input_is_named_as_utf16_with_how_to_convert(tmp_path, encoding):
 def test_the_invalid_json_warning_is_a_complete_sentence(tmp_path, caplog):
     good = json.dumps({"id": "2501.00001", "title": "A", "summary": "We propose x."})
     (tmp_path / "p.jsonl").write_text(good + '\n{"id": "2501.00002", "title": "B\n', encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="agent.ingest"):
+    with caplog.at_level(logging.WARNING, logger="agent.inputs"):
         load_papers(tmp_path / "p.jsonl")
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.endswith("skipped line: invalid JSON (Unterminated string starting at column 31)")
@@ -190,7 +190,7 @@ def test_duplicate_ids_with_different_titles_are_one_warning_with_the_count(tmp_
         + DIGEST.format(title="Paper 2501.00003", pid="2501.00003"),  # same paper twice: no warning
         encoding="utf-8",
     )
-    with caplog.at_level(logging.WARNING, logger="agent.ingest"):
+    with caplog.at_level(logging.WARNING, logger="agent.inputs"):
         assert len(load_papers([tmp_path / "a.md", tmp_path / "b.md"])) == 3
     (message,) = [r.getMessage() for r in caplog.records]
     assert message.startswith("2 duplicate arXiv ids with a different title")

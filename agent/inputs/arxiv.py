@@ -1,6 +1,6 @@
 """Fetch papers from arXiv itself: today's announcement, a range of dates, or a list of ids.
 
-Two sources, both Atom, both read by ``agent.ingest.read_atom`` (one Atom parser):
+Two sources, both Atom, both read by ``agent.inputs.atom.read_atom`` (one Atom parser):
 
 - no dates, no ids: the daily announcement feed (``{feed_url}/cs.IR+cs.CL``). Its entries say
   how each paper was announced (``new``, ``cross``, ``replace``, ``replace-cross``):
@@ -9,17 +9,15 @@ Two sources, both Atom, both read by ``agent.ingest.read_atom`` (one Atom parser
 - dates or ids: the arXiv API (``{api_url}?search_query=...`` or ``?id_list=...``), paged with
   ``start``/``max_results`` until ``opensearch:totalResults`` papers have arrived.
 
-Politeness, as arXiv's terms of use ask: one request at a time, at least 3 s apart (a
-``Throttle`` shared by every fetch in the process, with an injectable clock and sleep), a
-User-Agent naming paper-agent, its version and ``PAPER_AGENT_CONTACT``, a timeout per request,
-and tenacity retries on 429/5xx/timeouts that honour ``Retry-After``.
+How each request is sent (spacing, User-Agent, retries, the page cache) is
+``agent.inputs.arxiv_client``. Every page is cached on disk once it has parsed, so fetching the
+same day or ids again sends nothing and an interrupted paging run resumes where it stopped. A
+page that can still change (today's feed, a date range that has not settled) is fetched again
+after ``arxiv_max_age`` seconds; the rest are kept until ``refresh=True``. The assembled result
+is never cached, so a fetch that stopped part-way cannot later pass for a complete one: it
+raises ``FetchError`` saying how many of how many papers arrived.
 
-Every page is cached on disk (``PageCache``, beside the result cache) once it has parsed, so
-fetching the same day or ids again sends nothing and an interrupted paging run resumes where
-it stopped. A page that can still change (today's feed, a date range that has not settled) is
-fetched again after ``arxiv_max_age`` seconds; the rest are kept until ``refresh=True``. The
-assembled result is never cached, so a fetch that stopped part-way cannot later pass for a
-complete one: it raises ``FetchError`` saying how many of how many papers arrived.
+This module imports httpx: ``agent.inputs.read`` imports it only when an ``arxiv:`` input is given.
 """
 
 from __future__ import annotations
@@ -27,27 +25,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
-
-from agent.backoff import retry_after
 from agent.cache import PageCache
-from agent.errors import ConfigError, InputError, PaperAgentError
-from agent.ingest import ARXIV_SOURCE_PREFIX, AtomFeed, arxiv_id, is_arxiv_source, read_atom
+from agent.errors import ConfigError, FetchError, InputError
+from agent.inputs.arxiv_client import Client, parse_page, throttle_for
+from agent.inputs.files import ARXIV_SOURCE_PREFIX, is_arxiv_source
+from agent.inputs.text import arxiv_id
 from agent.schema import Paper
 from agent.settings import Settings
 
-log = logging.getLogger("agent.fetch")
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 300  # results per API request: "a few hundred", as arXiv's API manual suggests
-MIN_INTERVAL = 3.0  # seconds between requests (arXiv API terms of use)
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 EMPTY_PAGE_TRIES = 3  # the API sometimes answers a page with no entries; ask again before giving up
 # A date range is "settled" (cached for good) once its last day is this many days old: a paper
 # submitted on day D appears in the API only when it is announced, up to ~3 days later (a
@@ -56,208 +49,11 @@ SETTLE_DAYS = 7
 CATEGORY_RE = re.compile(r"^[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
 
 
-class FetchError(PaperAgentError):
-    """arXiv could not be reached, or answered only part of a result set (exit code 4).
-
-    ``fetched`` and ``total`` say how far it got; pages that did arrive are in the cache,
-    so running the same command again resumes instead of starting over.
-    """
-
-    exit_code = 4
-
-    def __init__(self, message: str, fetched: int = 0, total: int | None = None) -> None:
-        self.fetched = fetched
-        self.total = total
-        super().__init__(message)
-
-
-# ---------------------------------------------------------------------------- politeness
-
-
-class Throttle:
-    """At most one request per ``interval`` seconds, measured on an injectable clock.
-
-    ``clock`` is wall time (``time.time``) because the same clock decides what "today" is and
-    how old a cached page is; a wait is capped at ``interval`` so a clock that steps back
-    cannot stall a fetch.
-    """
-
-    def __init__(
-        self,
-        interval: float = MIN_INTERVAL,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.interval = interval
-        self.clock = clock
-        self.sleep = sleep
-        self.last: float | None = None
-
-    def wait(self) -> None:
-        if self.last is not None:
-            gap = self.last + self.interval - self.clock()
-            if gap > 0:
-                self.sleep(min(gap, self.interval))
-        self.last = self.clock()
-
-
-# One per process: two fetches in one run (``run arxiv:cs.IR arxiv:cs.CL``) share the spacing.
-DEFAULT_THROTTLE = Throttle()
-_THROTTLES: dict[tuple[Callable[[], float], Callable[[float], None]], Throttle] = {}
-
-
-def _throttle(clock: Callable[[], float] | None, sleep: Callable[[float], None] | None) -> Throttle:
-    """The process-wide throttle, or one per injected clock, so the spacing spans fetches too."""
-    if clock is None and sleep is None:
-        return DEFAULT_THROTTLE
-    key = (clock or time.time, sleep or time.sleep)
-    if key not in _THROTTLES:
-        while len(_THROTTLES) >= 16:  # injected clocks come from tests and tools: keep a few
-            _THROTTLES.pop(next(iter(_THROTTLES)))
-        _THROTTLES[key] = Throttle(MIN_INTERVAL, *key)
-    return _THROTTLES[key]
-
-
-def user_agent(contact: str | None) -> str:
-    """``paper-agent/0.1.0 (+mailto:you@example.org)``: who is asking, and how to reach them."""
-    from agent import __version__
-
-    contact = (contact or "").strip()
-    if not contact:
-        return f"paper-agent/{__version__}"
-    if "@" in contact and ":" not in contact:
-        contact = f"mailto:{contact}"
-    return f"paper-agent/{__version__} (+{contact})"
-
-
-class _Retryable(Exception):
-    """A 429/5xx answer, kept with its response so the wait can honour ``Retry-After``."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        super().__init__(f"HTTP {response.status_code}")
-
-
-def _retry_after(exc: BaseException | None) -> float | None:
-    return retry_after(exc.response.headers) if isinstance(exc, _Retryable) else None
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return False
-    return isinstance(exc, (_Retryable, httpx.TimeoutException, httpx.TransportError))
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, _Retryable):
-        return str(exc)
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-
-
-# ---------------------------------------------------------------------------- the client
-
-
-@dataclass
-class _Client:
-    """Sends GETs to arXiv politely and keeps every page that parsed in the page cache."""
-
-    settings: Settings
-    cache: PageCache | None
-    refresh: bool
-    throttle: Throttle
-    requests: int = 0
-    cached_pages: int = 0
-    _http: httpx.Client | None = None
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-        if self.cache is not None:
-            self.cache.close()
-
-    def _send(self, url: str, params: dict[str, str]) -> str:
-        if self._http is None:
-            self._http = httpx.Client(
-                headers={"User-Agent": user_agent(self.settings.contact)},
-                timeout=self.settings.timeout,
-                follow_redirects=True,
-            )
-        self.throttle.wait()
-        self.requests += 1
-        response = self._http.get(url, params=params)
-        if response.status_code in RETRY_STATUSES:
-            raise _Retryable(response)
-        if response.status_code >= 400:
-            detail = _error_summary(response.text)
-            raise InputError(str(response.request.url), f"arXiv answered HTTP {response.status_code}{detail}")
-        return response.text
-
-    def _wait(self, state: Any) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        hinted = _retry_after(exc)
-        if hinted is not None:
-            return min(hinted, self.settings.retry_max_wait)
-        return wait_exponential_jitter(multiplier=MIN_INTERVAL, max=self.settings.retry_max_wait, jitter=1)(state)
-
-    def get(self, url: str, params: dict[str, str], *, settled: bool, fresh: bool = False) -> tuple[str, bool]:
-        """The body of ``url?params`` and whether it came from the cache (never when ``fresh``)."""
-        key = str(httpx.URL(url, params=params))
-        if self.cache is not None and not (self.refresh or fresh):
-            text = self.cache.get(
-                key, max_age=None if settled else self.settings.arxiv_max_age, now=self.throttle.clock()
-            )
-            if text is not None:
-                self.cached_pages += 1
-                log.info("from the cache: %s", key)
-                return text, True
-        log.info("GET %s", key)
-        retrying = Retrying(
-            retry=retry_if_exception(_transient),
-            wait=self._wait,
-            stop=stop_after_attempt(self.settings.retry_attempts) | stop_after_delay(self.settings.retry_total),
-            sleep=self.throttle.sleep,
-            before_sleep=lambda s: log.info(
-                "arXiv: %s, retrying (attempt %d)", _describe(s.outcome.exception()), s.attempt_number
-            ),
-            reraise=True,
-        )
-        try:
-            return retrying(self._send, url, params), False
-        except (_Retryable, httpx.HTTPError) as exc:
-            tries = retrying.statistics.get("attempt_number", 1)
-            raise FetchError(
-                f"arXiv did not answer ({_describe(exc)}) after {tries} tr{'y' if tries == 1 else 'ies'}"
-            ) from None
-
-    def store(self, url: str, params: dict[str, str], text: str) -> None:
-        """Keep a page that parsed and holds what it should (never an empty or broken one)."""
-        if self.cache is not None:
-            self.cache.set(str(httpx.URL(url, params=params)), text, now=self.throttle.clock())
-
-
-def _error_summary(text: str) -> str:
-    try:
-        feed = read_atom(text, "<response>")
-    except InputError:
-        return ""
-    return f": {feed.error}" if feed.error else ""
-
-
-def _parse(text: str, where: str) -> AtomFeed:
-    if not text.strip():
-        raise InputError(where, "arXiv sent an empty response, expected an Atom feed")
-    feed = read_atom(text, where)
-    if feed.error is not None:
-        raise InputError(where, f"arXiv API error: {feed.error}")
-    return feed
-
-
 # ---------------------------------------------------------------------------- what to fetch
 
 
 def _date(value: str | dt.date | None, option: str) -> dt.date | None:
+    """A date option as a date; a malformed one is a ``ConfigError`` naming the option."""
     if value is None or isinstance(value, dt.date):
         return value
     try:
@@ -279,6 +75,8 @@ def _normalise_category(cat: str) -> str:
 
 
 def _categories(categories: str | Iterable[str] | None) -> list[str]:
+    """Category names from a name, a comma list or a list, normalised and checked (default cs.IR),
+    so a typo is an error rather than a query that finds nothing."""
     if categories is None:
         return ["cs.IR"]
     if isinstance(categories, str):
@@ -297,6 +95,7 @@ def _categories(categories: str | Iterable[str] | None) -> list[str]:
 
 
 def _ids(ids: Iterable[str]) -> list[str]:
+    """arXiv ids (versions stripped, each once) from ids or comma lists; anything else is a ``ConfigError``."""
     out: list[str] = []
     for raw in ids:
         for part in str(raw).split(","):
@@ -363,7 +162,7 @@ def fetch(
         raise ConfigError("--until needs --since")
     if not 1 <= page_size <= 2000:
         raise ConfigError(f"page size {page_size}: arXiv serves 1 to 2000 results per request")
-    throttle = _throttle(clock, sleep)
+    throttle = throttle_for(clock, sleep)
     today = dt.datetime.fromtimestamp(throttle.clock(), dt.UTC).date()
     if day:
         start = end = day
@@ -372,7 +171,7 @@ def fetch(
     if start and end and start > end:
         raise ConfigError(f"--since {start} is after --until {end}")
     page_cache = PageCache(Path(cache_dir or settings.cache_dir)) if cache else None
-    client = _Client(settings, page_cache, refresh, throttle)
+    client = Client(settings, page_cache, refresh, throttle)
     try:
         if id_list:
             result = _fetch_ids(client, id_list, page_size)
@@ -417,13 +216,14 @@ def fetch_papers(
     ).papers
 
 
-def _fetch_feed(client: _Client, cats: list[str], cross_lists: bool) -> FetchResult:
+def _fetch_feed(client: Client, cats: list[str], cross_lists: bool) -> FetchResult:
+    """Today's announcement: new papers and (unless left out) cross-lists; replacements are old papers."""
     url = f"{client.settings.arxiv_feed_url.rstrip('/')}/{'+'.join(cats)}"
     try:
         text, cached = client.get(url, {}, settled=False)
     except FetchError as exc:
         raise FetchError(f"{url}: {exc}") from None
-    feed = _parse(text, url)
+    feed = parse_page(text, url)
     label = "+".join(cats)
     if not cached:
         client.store(url, {}, text)
@@ -446,7 +246,7 @@ def _fetch_feed(client: _Client, cats: list[str], cross_lists: bool) -> FetchRes
     return FetchResult(papers, f"{label}: {len(papers)} papers from today's announcement ({', '.join(parts)})")
 
 
-def _fetch_pages(client: _Client, params: dict[str, str], page_size: int, settled: bool, what: str) -> list[Paper]:
+def _fetch_pages(client: Client, params: dict[str, str], page_size: int, settled: bool, what: str) -> list[Paper]:
     """Every page of one API query, in order; raises ``FetchError`` rather than return part of it."""
     url = client.settings.arxiv_api_url
     papers: list[Paper] = []
@@ -467,7 +267,7 @@ def _fetch_pages(client: _Client, params: dict[str, str], page_size: int, settle
                     total=total,
                 ) from None
             try:
-                feed = _parse(text, url)
+                feed = parse_page(text, url)
             except InputError as exc:
                 if papers:
                     raise InputError(exc.path, f"{exc.problem} (after {len(papers)} of {total} papers)") from None
@@ -500,8 +300,9 @@ def _fetch_pages(client: _Client, params: dict[str, str], page_size: int, settle
 
 
 def _fetch_range(
-    client: _Client, cats: list[str], start: dt.date, end: dt.date, cross_lists: bool, page_size: int, settled: bool
+    client: Client, cats: list[str], start: dt.date, end: dt.date, cross_lists: bool, page_size: int, settled: bool
 ) -> FetchResult:
+    """Papers submitted from ``start`` to ``end`` (UTC), from the API, paged."""
     cat_query = " OR ".join(f"cat:{c}" for c in cats)
     if len(cats) > 1:
         cat_query = f"({cat_query})"
@@ -519,7 +320,8 @@ def _fetch_range(
     return FetchResult(papers, f"{what}: {len(papers)} papers submitted (UTC){skipped}")
 
 
-def _fetch_ids(client: _Client, ids: list[str], page_size: int) -> FetchResult:
+def _fetch_ids(client: Client, ids: list[str], page_size: int) -> FetchResult:
+    """Exactly the papers asked for, in the order asked; ids arXiv does not know are reported, not fatal."""
     by_id: dict[str, Paper] = {}
     for i in range(0, len(ids), page_size):
         chunk = ids[i : i + page_size]
@@ -550,66 +352,3 @@ def parse_source(text: str | Path) -> tuple[list[str], list[str]] | None:
     if all(arxiv_id(p) for p in parts) and not all(CATEGORY_RE.match(p) for p in parts):
         return [], _ids(parts)
     return _categories(parts), []
-
-
-def iter_inputs(
-    inputs: Iterable[str | Path],
-    input_format: str | None = None,
-    *,
-    on_note: Callable[[str], None] | None = None,
-    on_skip: Callable[[Any], None] | None = None,
-    **fetch_options: Any,
-) -> Iterator[Paper]:
-    """Papers from files, folders and ``arxiv:`` sources, in input order, de-duplicated by id.
-
-    ``triage`` calls it when at least one input is an ``arxiv:`` source (otherwise it reads the
-    files itself, without importing httpx). Every file is checked and every source fetched before
-    the first paper is yielded, so a typo or an unreachable arXiv
-    fails the run before any output is written. ``fetch_options`` (``date``, ``since``,
-    ``until``, ``cross_lists``, ``refresh``, ...) go to ``fetch`` for every ``arxiv:`` input.
-    """
-    from agent.ingest import check_file, expand_paths, iter_papers
-
-    inputs = list(inputs)
-    sources = [parse_source(i) for i in inputs]
-    files = [Path(i) for i, s in zip(inputs, sources) if s is None]
-    for f in expand_paths(files) if files else []:
-        if f.named:  # a bad file found inside a folder is a warning later, not an error now
-            check_file(f.path)
-    fetched: dict[int, list[Paper]] = {}
-    for n, source in enumerate(sources):
-        if source is not None:
-            cats, ids = source
-            options = dict(fetch_options)
-            if ids:
-                for k in ("date", "since", "until"):
-                    options.pop(k, None)
-            result = fetch(cats or None, ids=ids or None, **options)
-            if on_note is not None:
-                on_note(result.summary())
-            fetched[n] = result.papers
-    seen: set[str] = set()
-    for n, item in enumerate(inputs):
-        papers = fetched[n] if n in fetched else iter_papers([item], input_format, dedupe=False, on_skip=on_skip)
-        for paper in papers:
-            if paper.id in seen:
-                continue
-            seen.add(paper.id)
-            yield paper
-
-
-def write_papers(papers: Iterable[Paper], output: str | Path | None) -> int:
-    """Write ``Paper`` JSONL to ``output`` (stdout if None) via ``FILE.partial``; return the count."""
-    from agent.outputs import AtomicTarget
-
-    target = AtomicTarget(Path(output) if output not in (None, "-") else None)
-    n = 0
-    try:
-        for paper in papers:
-            target.write(paper.model_dump_json(exclude_none=True) + "\n")
-            n += 1
-    except BaseException:
-        target.abort()
-        raise
-    target.close()
-    return n

@@ -1,0 +1,215 @@
+"""Talking to arXiv politely: one request at a time, spaced, identified, retried, cached.
+
+As arXiv's terms of use ask: requests at least 3 s apart (a ``Throttle`` shared by every fetch
+in the process, with an injectable clock and sleep), a User-Agent naming paper-agent, its
+version and ``PAPER_AGENT_CONTACT``, a timeout per request, and tenacity retries on
+429/5xx/timeouts that honour ``Retry-After``. Every page that parsed is kept in the
+``PageCache``; what to ask for is ``agent.inputs.arxiv``'s business.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+
+from agent.backoff import retry_after
+from agent.cache import PageCache
+from agent.errors import FetchError, InputError
+from agent.inputs.atom import AtomFeed, read_atom
+from agent.settings import Settings
+from agent.version import __version__
+
+log = logging.getLogger(__name__)
+
+MIN_INTERVAL = 3.0  # seconds between requests (arXiv API terms of use)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class Throttle:
+    """At most one request per ``interval`` seconds, measured on an injectable clock.
+
+    ``clock`` is wall time (``time.time``) because the same clock decides what "today" is and
+    how old a cached page is; a wait is capped at ``interval`` so a clock that steps back
+    cannot stall a fetch.
+    """
+
+    def __init__(
+        self,
+        interval: float = MIN_INTERVAL,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.sleep = sleep
+        self.last: float | None = None
+
+    def wait(self) -> None:
+        """Sleep until ``interval`` has passed since the previous request, then mark this one."""
+        if self.last is not None:
+            gap = self.last + self.interval - self.clock()
+            if gap > 0:
+                self.sleep(min(gap, self.interval))
+        self.last = self.clock()
+
+
+# One per process: two fetches in one run (``run arxiv:cs.IR arxiv:cs.CL``) share the spacing.
+DEFAULT_THROTTLE = Throttle()
+_THROTTLES: dict[tuple[Callable[[], float], Callable[[float], None]], Throttle] = {}
+
+
+def throttle_for(clock: Callable[[], float] | None, sleep: Callable[[float], None] | None) -> Throttle:
+    """The process-wide throttle, or one per injected clock, so the spacing spans fetches too."""
+    if clock is None and sleep is None:
+        return DEFAULT_THROTTLE
+    key = (clock or time.time, sleep or time.sleep)
+    if key not in _THROTTLES:
+        while len(_THROTTLES) >= 16:  # injected clocks come from tests and tools: keep a few
+            _THROTTLES.pop(next(iter(_THROTTLES)))
+        _THROTTLES[key] = Throttle(MIN_INTERVAL, *key)
+    return _THROTTLES[key]
+
+
+def user_agent(contact: str | None) -> str:
+    """``paper-agent/0.1.0 (+mailto:you@example.org)``: who is asking, and how to reach them."""
+    contact = (contact or "").strip()
+    if not contact:
+        return f"paper-agent/{__version__}"
+    if "@" in contact and ":" not in contact:
+        contact = f"mailto:{contact}"
+    return f"paper-agent/{__version__} (+{contact})"
+
+
+class _Retryable(Exception):
+    """A 429/5xx answer, kept with its response so the wait can honour ``Retry-After``."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        super().__init__(f"HTTP {response.status_code}")
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    """The server's ``Retry-After`` hint for a 429/5xx answer, in seconds, if it sent one."""
+    return retry_after(exc.response.headers) if isinstance(exc, _Retryable) else None
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth retrying: 429/5xx, timeouts and dropped connections, but never a malformed URL."""
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return False
+    return isinstance(exc, (_Retryable, httpx.TimeoutException, httpx.TransportError))
+
+
+def _describe(exc: BaseException) -> str:
+    """A short phrase for a failed request, for the one-line ``FetchError`` and the retry log."""
+    if isinstance(exc, _Retryable):
+        return str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+
+
+@dataclass
+class Client:
+    """Sends GETs to arXiv politely and keeps every page that parsed in the page cache."""
+
+    settings: Settings
+    cache: PageCache | None
+    refresh: bool
+    throttle: Throttle
+    requests: int = 0
+    cached_pages: int = 0
+    _http: httpx.Client | None = None
+
+    def close(self) -> None:
+        """Close the HTTP connection and the page cache (both opened on first use)."""
+        if self._http is not None:
+            self._http.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def _send(self, url: str, params: dict[str, str]) -> str:
+        """One spaced GET (the HTTP client is opened on first use): 429/5xx raise ``_Retryable``."""
+        if self._http is None:
+            self._http = httpx.Client(
+                headers={"User-Agent": user_agent(self.settings.contact)},
+                timeout=self.settings.timeout,
+                follow_redirects=True,
+            )
+        self.throttle.wait()
+        self.requests += 1
+        response = self._http.get(url, params=params)
+        if response.status_code in RETRY_STATUSES:
+            raise _Retryable(response)
+        if response.status_code >= 400:
+            detail = _error_summary(response.text)
+            raise InputError(str(response.request.url), f"arXiv answered HTTP {response.status_code}{detail}")
+        return response.text
+
+    def _wait(self, state: Any) -> float:
+        """Seconds before the next try: ``Retry-After`` when given (capped), else jittered backoff."""
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = _retry_after(exc)
+        if hinted is not None:
+            return min(hinted, self.settings.retry_max_wait)
+        return wait_exponential_jitter(multiplier=MIN_INTERVAL, max=self.settings.retry_max_wait, jitter=1)(state)
+
+    def get(self, url: str, params: dict[str, str], *, settled: bool, fresh: bool = False) -> tuple[str, bool]:
+        """The body of ``url?params`` and whether it came from the cache (never when ``fresh``)."""
+        key = str(httpx.URL(url, params=params))
+        if self.cache is not None and not (self.refresh or fresh):
+            text = self.cache.get(
+                key, max_age=None if settled else self.settings.arxiv_max_age, now=self.throttle.clock()
+            )
+            if text is not None:
+                self.cached_pages += 1
+                log.info("from the cache: %s", key)
+                return text, True
+        log.info("GET %s", key)
+        retrying = Retrying(
+            retry=retry_if_exception(_transient),
+            wait=self._wait,
+            stop=stop_after_attempt(self.settings.retry_attempts) | stop_after_delay(self.settings.retry_total),
+            sleep=self.throttle.sleep,
+            before_sleep=lambda s: log.info(
+                "arXiv: %s, retrying (attempt %d)", _describe(s.outcome.exception()), s.attempt_number
+            ),
+            reraise=True,
+        )
+        try:
+            return retrying(self._send, url, params), False
+        except (_Retryable, httpx.HTTPError) as exc:
+            tries = retrying.statistics.get("attempt_number", 1)
+            raise FetchError(
+                f"arXiv did not answer ({_describe(exc)}) after {tries} tr{'y' if tries == 1 else 'ies'}"
+            ) from None
+
+    def store(self, url: str, params: dict[str, str], text: str) -> None:
+        """Keep a page that parsed and holds what it should (never an empty or broken one)."""
+        if self.cache is not None:
+            self.cache.set(str(httpx.URL(url, params=params)), text, now=self.throttle.clock())
+
+
+def _error_summary(text: str) -> str:
+    """``: <message>`` from an API error entry in an HTTP error body, so the user sees arXiv's reason."""
+    try:
+        feed = read_atom(text, "<response>")
+    except InputError:
+        return ""
+    return f": {feed.error}" if feed.error else ""
+
+
+def parse_page(text: str, where: str) -> AtomFeed:
+    """One page arXiv sent, as a feed; an empty answer or an API error entry is an ``InputError``."""
+    if not text.strip():
+        raise InputError(where, "arXiv sent an empty response, expected an Atom feed")
+    feed = read_atom(text, where)
+    if feed.error is not None:
+        raise InputError(where, f"arXiv API error: {feed.error}")
+    return feed
