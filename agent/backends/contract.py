@@ -65,7 +65,7 @@ def check_evidence(value: str, abstract: str | None) -> str:
 
 def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
     """The reply schema: label fields are a ``Literal`` of exactly the taxonomy's labels."""
-    Labels = Literal[tuple(taxonomy.names)]  # type: ignore[valid-type]
+    Labels: Any = Literal[tuple(taxonomy.names)]  # a Literal of the taxonomy's labels, built at run time
     normaliser = ReplyNormaliser(taxonomy.names)
 
     class Validators(BaseModel):
@@ -88,11 +88,12 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
 
         @model_validator(mode="after")
         def _secondary(self) -> Any:
+            reply: Any = self  # the label fields are added by create_model below
             seen: list[str] = []
-            for label in self.secondary:  # type: ignore[attr-defined]
-                if label != self.primary and label not in seen:  # type: ignore[attr-defined]
+            for label in reply.secondary:
+                if label != reply.primary and label not in seen:
                     seen.append(label)
-            self.secondary = seen  # type: ignore[attr-defined]
+            reply.secondary = seen
             return self
 
     return create_model(
@@ -101,7 +102,7 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
         __doc__="Method-type label, confidence, evidence and English TL;DR for one paper.",
         primary=(Labels, Field(description="The one label for the paper's main technical contribution")),
         secondary=(
-            list[Labels],  # type: ignore[valid-type]
+            list[Labels],
             Field(default_factory=list, description="Other labels that clearly also apply; never the primary"),
         ),
         confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),

@@ -400,7 +400,7 @@ class OpenAIBackend:
                 reraise=True,
             )
             try:
-                reply = await retrying(self._call, paper)
+                reply: Any = await retrying(self._call, paper)
             except _StopCall as stop:
                 raise CallFailed(redact(stop.note.text, self._secret), self._usage(attempts, spent)) from None
             except InstructorRetryException as exc:

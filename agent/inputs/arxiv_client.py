@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from agent.backoff import retry_after
 from agent.cache import PageCache
@@ -106,6 +113,12 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (_Retryable, httpx.TimeoutException, httpx.TransportError))
 
 
+def _log_retry(state: RetryCallState) -> None:
+    """tenacity's before_sleep: one line per retried arXiv request."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    log.info("arXiv: %s, retrying (attempt %d)", _describe(error) if error else "no answer", state.attempt_number)
+
+
 def _describe(exc: BaseException) -> str:
     """A short phrase for a failed request, for the one-line ``FetchError`` and the retry log."""
     if isinstance(exc, _Retryable):
@@ -177,9 +190,7 @@ class Client:
             wait=self._wait,
             stop=stop_after_attempt(self.settings.retry_attempts) | stop_after_delay(self.settings.retry_total),
             sleep=self.throttle.sleep,
-            before_sleep=lambda s: log.info(
-                "arXiv: %s, retrying (attempt %d)", _describe(s.outcome.exception()), s.attempt_number
-            ),
+            before_sleep=_log_retry,
             reraise=True,
         )
         try:
