@@ -131,7 +131,9 @@ def run(
     from agent.batch import triage
 
     _setup_logging(verbose)
+    fetch = {"date": date, "since": since, "until": until, "cross_lists": cross_lists}
     if batch:
+        _refuse_with_batch(retry_errors=retry_errors, concurrency=concurrency)
         agent = _agent(
             backend=backend or "openai",
             taxonomy=taxonomy,
@@ -143,10 +145,11 @@ def run(
             max_tokens=max_tokens,
             prices_file=prices,
             cache=not no_cache,
+            refresh=refresh,
             cache_dir=cache_dir,
         )
         try:
-            _run_batch(inputs, agent, output, fmt, input_format, poll)
+            _run_batch(inputs, agent, output, fmt, input_format, poll, fetch)
         finally:
             agent.close()
         return
@@ -190,7 +193,7 @@ def run(
                 input_format=input_format,
                 retry_errors=retry_errors,
                 on_result=lambda _r: progress.advance(task),
-                fetch={"date": date, "since": since, "until": until, "cross_lists": cross_lists},
+                fetch=fetch,
                 on_note=lambda line: err.print(f"arXiv: {escape(line)}", highlight=False, soft_wrap=True),
             )
     except KeyboardInterrupt:
@@ -446,8 +449,8 @@ def _batch_table(records, title: str = "batches") -> None:  # noqa: ANN001
     for r in records:
         c = r.counts
         cost = r.estimated_cost()
-        label = "" if cost is None else (f"${cost:.4f}" if r.data.get("cost_usd") is not None else f"~${cost:.4f} est.")
-        state = r.status + (" (collected)" if r.data.get("collected_at") else "")
+        label = "" if cost is None else (f"${cost:.4f}" if r.cost_usd is not None else f"~${cost:.4f} est.")
+        state = r.status + (" (collected)" if r.collected_at else "")
         table.add_row(
             r.batch_id or "-",
             r.local_id,
@@ -479,7 +482,23 @@ def _collect_summary(report, output: Path | None) -> None:  # noqa: ANN001
         err.print(f"wrote {report.stats.total} results to {escape(str(output))}", highlight=False)
 
 
-def _run_batch(inputs, agent, output, fmt, input_format, poll) -> None:  # noqa: ANN001
+def _refuse_with_batch(*, retry_errors: Path | None, concurrency: int | None) -> None:
+    """``run`` options a batch has no use for: refused in one line, never silently dropped.
+
+    ``--concurrency`` defaults to None in the CLI, so only an explicit one is refused.
+    """
+    from agent.errors import ConfigError
+
+    if retry_errors is not None:
+        raise ConfigError(
+            "--retry-errors does not apply with --batch: failed papers are not cached, so `run --batch` "
+            "on the same inputs submits only those again"
+        )
+    if concurrency is not None:
+        raise ConfigError("--concurrency does not apply with --batch: the Batch API schedules the requests itself")
+
+
+def _run_batch(inputs, agent, output, fmt, input_format, poll, fetch) -> None:  # noqa: ANN001
     from agent.bulk import triage_batch
 
     progress = Progress(
@@ -516,6 +535,7 @@ def _run_batch(inputs, agent, output, fmt, input_format, poll) -> None:  # noqa:
                 output=output,
                 fmt=fmt,
                 input_format=input_format,
+                fetch=fetch,
                 poll=poll,
                 on_submit=submitted,
                 on_progress=waiting,

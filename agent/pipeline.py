@@ -160,16 +160,38 @@ class Agent:
         present = self.cache is not None and self.cache.entry(key) is not None
         return {"key": key, "cached": present, "components": self._keys.explain(paper)}
 
+    def skip_reason(self, paper: Paper) -> str | None:
+        """Why ``paper`` is never sent to a backend (``no abstract (file:line)``), or None.
+
+        The one rule for online runs and bulk jobs alike, so a paper is ``skipped`` with the
+        same reason however it is triaged.
+        """
+        if paper.abstract.strip():
+            return None
+        where = f" ({paper.source_file}:{paper.source_line})" if paper.source_file else ""
+        return f"no abstract{where}"
+
+    def from_cache(self, paper: Paper, key: str | None = None) -> PaperResult | None:
+        """The cached result for ``paper`` (under ``key``, default its cache key), reported as ``paper``.
+
+        The same text under another id (a re-post) has the same key: the hit is re-stamped with
+        this paper's id, URL, title and authors, online and in bulk jobs alike.
+        """
+        if self.cache is None:
+            return None
+        hit = self.cache.get(key if key is not None else self._keys.key(paper))
+        if hit is not None:
+            hit.id, hit.url, hit.title, hit.authors = paper.id, paper.url, paper.title, paper.authors
+        return hit
+
     def _lookup(self, paper: Paper) -> tuple[PaperResult | None, str]:
-        if not paper.abstract.strip():
-            where = f" ({paper.source_file}:{paper.source_line})" if paper.source_file else ""
-            return self.result_for(paper, status="skipped", error=f"no abstract{where}"), ""
+        reason = self.skip_reason(paper)
+        if reason is not None:
+            return self.result_for(paper, status="skipped", error=reason), ""
         key = self._keys.key(paper)
-        if self.cache is not None and not self.refresh:
-            hit = self.cache.get(key)
+        if not self.refresh:
+            hit = self.from_cache(paper, key)
             if hit is not None:
-                # Same text under another id (a re-post): report the paper as asked.
-                hit.id, hit.url, hit.title, hit.authors = paper.id, paper.url, paper.title, paper.authors
                 return hit, key
         return None, key
 

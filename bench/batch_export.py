@@ -66,7 +66,7 @@ def export(n: int, tmp: Path, abstract_chars: int) -> dict:
 
 
 def batches(sizes: list[int], max_lines: int = 50_000, max_bytes: int = 200 * 1024 * 1024) -> list[int]:
-    """Lines per batch when ``batch submit`` splits at the API limits (same rule as agent.bulk)."""
+    """Lines per batch when ``batch submit`` splits at the API limits (same rule as agent.bulk.jobs)."""
     out, lines, size = [], 0, 0
     for s in sizes:
         if lines and (lines >= max_lines or size + s > max_bytes):

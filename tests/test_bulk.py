@@ -31,6 +31,7 @@ from llm_fakes import (  # noqa: I001
     tool_body,
     write_papers,
 )
+from typer.testing import CliRunner, Result
 
 from agent.batch import triage
 from agent.bulk import (
@@ -48,6 +49,7 @@ from agent.bulk import (
     manifest_path_for,
     triage_batch,
 )
+from agent.cli import app
 from agent.errors import BatchError, BatchNotReady, ConfigError, InputError
 from agent.pricing import load_prices, price_for
 
@@ -252,7 +254,7 @@ def test_submit_uploads_creates_and_records_the_batch(tmp_path: Path, service: B
     assert created["endpoint"] == "/v1/chat/completions" and created["completion_window"] == "24h"
     record = RecordStore(settings.cache_dir).find("batch_0")
     assert created["metadata"] == {"paper_agent_id": record.local_id}
-    assert record.data["input_file_id"] == created["input_file_id"] and record.data["requests"] == len(ps)
+    assert record.input_file_id == created["input_file_id"] and record.requests == len(ps)
     assert record.requests_path.read_bytes() == service.files[created["input_file_id"]]
     assert [p.id for _, _, p in Manifest(record.manifest_path)] == [p.id for p in ps]
 
@@ -261,7 +263,7 @@ def test_submit_splits_at_the_line_limit(tmp_path: Path, service: BatchService, 
     path, _ = papers
     agent, _, api = setup(tmp_path)
     report = batch_submit([path], agent, api=api, max_per_batch=4)
-    assert [r.data["requests"] for r in report.records] == [4, 2]
+    assert [r.requests for r in report.records] == [4, 2]
     assert MAX_LINES == 50_000  # the API's limit caps --max-papers-per-batch
 
 
@@ -270,8 +272,8 @@ def test_submit_splits_at_the_byte_limit(tmp_path: Path, service: BatchService, 
     agent, _, api = setup(tmp_path)
     one_line = len(read_jsonl_bytes(batch_export([path], make_agent(tmp_path / "x"), tmp_path / "r.jsonl").requests)[0])
     report = batch_submit([path], agent, api=api, max_bytes=one_line * 2 + 10)
-    assert [r.data["requests"] for r in report.records] == [2, 2, 2]
-    assert all(r.data["bytes"] <= one_line * 2 + 10 for r in report.records)
+    assert [r.requests for r in report.records] == [2, 2, 2]
+    assert all(r.bytes <= one_line * 2 + 10 for r in report.records)
 
 
 def read_jsonl_bytes(path: Path) -> list[bytes]:
@@ -295,7 +297,7 @@ def test_a_refused_upload_is_one_line_and_the_record_says_so(tmp_path: Path, api
         batch_submit([path], agent, api=batch_api)
     assert "AuthenticationError" in str(info.value) and API_KEY not in str(info.value) and "\n" not in str(info.value)
     (record,) = RecordStore(settings.cache_dir).all()
-    assert record.status == "not_submitted" and API_KEY not in json.dumps(record.data)
+    assert record.status == "not_submitted" and API_KEY not in (record.dir / "record.json").read_text()
     assert "never submitted" in record.next_step()
 
 
@@ -329,7 +331,7 @@ def test_status_reports_state_counts_and_estimated_cost(tmp_path: Path, service:
         "failed": 0,
     }
     price = price_for("gpt-4o-mini", load_prices()).batch()
-    expected = (record.data["est_prompt_tokens"] * price.input + len(ps) * 80 * price.output) / 1e6
+    expected = (record.est_prompt_tokens * price.input + len(ps) * 80 * price.output) / 1e6
     assert record.estimated_cost() == pytest.approx(expected, rel=1e-3)
 
 
@@ -338,7 +340,7 @@ def test_list_finds_a_batch_created_but_never_recorded(tmp_path: Path, service: 
     agent, settings, api = setup(tmp_path)
     batch_submit([path], agent, api=api)
     record = RecordStore(settings.cache_dir).all()[0]
-    record.data.update(status="uploaded", batch_id=None)  # as if killed right after batches.create
+    record.status, record.batch_id = "uploaded", None  # as if killed right after batches.create
     record.save()
     service.status = "in_progress"
     (found,) = batch_list(settings=settings, api=api)
@@ -547,6 +549,83 @@ def test_run_batch_refuses_an_output_that_is_an_input_before_submitting(
     assert not service.uploads and not service.batches  # nothing was uploaded or created
 
 
+# --------------------------------------------------------------------------- run --batch options
+
+
+def run_cli(*args: object) -> Result:
+    """``paper-agent ...`` in process, against the respx endpoint (cache: conftest's cache dir)."""
+    env = {"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": BASE_URL}
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+def uploaded_ids(service: BatchService) -> list[str]:
+    inputs = [data for ident, data in service.files.items() if ident.startswith("file-in-")]
+    return [json.loads(line)["custom_id"].split(":")[0] for data in inputs for line in data.splitlines()]
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--retry-errors", "old.jsonl"], "--retry-errors does not apply with --batch"),
+        (["--concurrency", "8"], "--concurrency does not apply with --batch"),  # the default, but given
+        (["-j", "32"], "--concurrency does not apply with --batch"),
+        # The arXiv options are honoured with --batch, exactly as run reads them: with no arxiv: input
+        # they are refused the same way.
+        (["--date", "2025-10-15"], "--date applies to arxiv: inputs"),
+        (["--since", "2025-10-01"], "--since applies to arxiv: inputs"),
+        (["--until", "2025-10-15"], "--until applies to arxiv: inputs"),
+    ],
+)
+def test_run_batch_refuses_an_option_it_cannot_honour_before_submitting(
+    tmp_path: Path, service: BatchService, papers: Any, option: list[str], message: str
+) -> None:
+    path, _ = papers
+    result = run_cli("run", path, "--batch", "--poll", "0", "-o", tmp_path / "out.jsonl", *option)
+    assert isinstance(result.exception, ConfigError) and result.exception.exit_code == 2
+    assert str(result.exception).startswith(message) and "\n" not in str(result.exception)
+    assert not service.uploads and not service.batches and not (tmp_path / "out.jsonl").exists()
+
+
+def test_run_batch_refresh_submits_cached_papers_too(
+    tmp_path: Path, service: BatchService, api: Any, papers: Any
+) -> None:
+    path, ps = papers
+    api.post("/chat/completions").mock(side_effect=EchoModel())
+    make_agent(tmp_path).analyze(ps[0])  # cached online, in the cache the CLI uses
+    result = run_cli("run", path, "--batch", "--refresh", "--poll", "0", "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 0, result.output
+    assert uploaded_ids(service) == [p.id for p in ps]
+    assert [(r["status"], r["cached"]) for r in read_jsonl(tmp_path / "out.jsonl")] == [("ok", False)] * len(ps)
+
+
+def test_run_batch_refresh_replaces_cached_results_and_never_reports_an_old_one(
+    tmp_path: Path, service: BatchService, api: Any, papers: Any
+) -> None:
+    path, ps = papers
+    api.post("/chat/completions").mock(side_effect=EchoModel())
+    online = make_agent(tmp_path)
+    for p in ps[:2]:
+        online.analyze(p)  # both cached online, confidence 0.9
+    online.close()
+    # The batch answers with another confidence, except for ps[1], whose reply is invalid.
+    service.result = lambda cid, body: (
+        ("ok", reply_for(body, evidence="nope"))
+        if cid.startswith(ps[1].id)
+        else ("ok", reply_for(body, confidence=0.5))
+    )
+    _, _, batch_api = setup(tmp_path)
+    report = triage_batch(
+        [path], make_agent(tmp_path, refresh=True), output=tmp_path / "out.jsonl", api=batch_api, sleep=noop
+    )
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert uploaded_ids(service) == [p.id for p in ps]
+    assert (rows[0]["status"], rows[0]["confidence"], rows[0]["cached"]) == ("ok", 0.5, False)
+    assert rows[1]["status"] == "invalid" and report.problems[0][:2] == (ps[1].id, "invalid")
+    later = make_agent(tmp_path)
+    assert later.from_cache(ps[0]).confidence == 0.5  # replaced
+    assert later.from_cache(ps[1]).confidence == 0.9  # kept: an invalid reply replaces nothing
+
+
 # --------------------------------------------------------------------------- import
 
 
@@ -652,3 +731,29 @@ def test_price_table_batch_discount(tmp_path: Path) -> None:
     custom.write_text("batch_discount = 1.5\n")
     with pytest.raises(ConfigError, match="batch_discount must be in"):
         load_prices(custom)
+
+
+@pytest.fixture
+def fake_arxiv_day(monkeypatch: pytest.MonkeyPatch, api: Any) -> Any:
+    """bench/fake_arxiv.py on 127.0.0.1 announcing the 40 seed papers (respx lets its host through)."""
+    from arxiv_fakes import FakeArxiv, FakeClock, fake_arxiv
+
+    from agent.inputs.arxiv_client import Throttle
+
+    clock = FakeClock()
+    monkeypatch.setattr("agent.inputs.arxiv_client.DEFAULT_THROTTLE", Throttle(3.0, clock, clock.sleep))
+    api.route(host="127.0.0.1").pass_through()
+    seed = fake_arxiv.seed_papers("2025-10-14")
+    with FakeArxiv(seed, seed) as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        yield server
+
+
+def test_run_batch_reads_arxiv_sources_like_run(tmp_path: Path, service: BatchService, fake_arxiv_day: Any) -> None:
+    result = run_cli("run", "arxiv:cs.IR", "--batch", "--poll", "0", "-o", tmp_path / "today.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(tmp_path / "today.jsonl")
+    assert len(rows) == 40 and len(uploaded_ids(service)) == 40
+    assert {r["status"] for r in rows} == {"ok"}
+    assert [r["id"] for r in rows] == uploaded_ids(service)

@@ -154,6 +154,7 @@ def test_cancel_then_collect(tmp_path: Path) -> None:
     [
         (["batch", "collect", "batch_nope"], "unknown batch 'batch_nope'"),
         (["batch", "import", "results.jsonl", "--requests", "requests.jsonl"], "cannot read the batch manifest"),
+        (["run", DIGEST, "--batch", "-j", "4"], "--concurrency does not apply with --batch"),
     ],
 )
 def test_user_mistakes_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:

@@ -7,9 +7,12 @@ the cache, status bookkeeping, ordering and outputs, so a backend stays a small 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agent.schema import Paper, Usage
+
+if TYPE_CHECKING:
+    from agent.pricing import Price
 
 
 @dataclass
@@ -58,3 +61,34 @@ class Backend(Protocol):
     def cache_components(self) -> dict[str, Any]: ...
 
     async def analyze(self, paper: Paper) -> Analysis: ...
+
+
+@runtime_checkable
+class BatchCapable(Protocol):
+    """A backend whose requests can go through a file (the Batch API, vLLM's ``run_batch``).
+
+    Bulk triage (``agent.bulk``) writes ``request_body`` for each paper to a request file and
+    reads each reply back with ``parse_reply``; through these two, and nothing private, a
+    result that went through a file is the result the online path would have cached.
+
+    - ``request_body(paper)``: exactly the body ``analyze`` sends for the paper's first attempt.
+    - ``parse_reply(paper, body, price)``: one chat-completion reply body validated as
+      ``analyze`` validates a reply (same response model, validators and repairs), as an
+      ``Analysis`` whose usage is costed at ``price`` (default: the online price); a reply that
+      fails raises ``InvalidOutput`` with the reason.
+    """
+
+    name: str
+    model: str
+    prompt_version: str
+    price: Price | None
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def public_base_url(self) -> str: ...
+
+    def request_body(self, paper: Paper) -> dict[str, Any]: ...
+
+    def parse_reply(self, paper: Paper, body: Any, price: Price | None = None) -> Analysis: ...

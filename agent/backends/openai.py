@@ -195,7 +195,7 @@ class OpenAIBackend:
             if prepared.get("messages") != probe["messages"]:  # a mode that rewrites messages
                 return prepared
             self._fixed_body = {k: v for k, v in prepared.items() if k != "messages"}
-            return prepared
+            return {**self._fixed_body, "messages": prepared["messages"]}  # every paper's body in one order
         return {**self._fixed_body, "messages": self.prompt.messages(paper)}
 
     def parse_reply(self, paper: Paper, body: Any, price: Any = None) -> Analysis:
