@@ -9,7 +9,6 @@ The public surface; everything else is internal::
 """
 
 from agent.backends.base import Analysis, Backend
-from agent.batch import triage
 from agent.cache import cache_location, cache_stats, clear_cache
 from agent.errors import (
     BatchError,
@@ -39,6 +38,7 @@ from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy, load_taxonomy
+from agent.triage import triage
 from agent.version import __version__ as __version__
 
 # Imported on first use: they pull in httpx and tenacity, which a plain offline run never needs

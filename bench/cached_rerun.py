@@ -35,7 +35,7 @@ def main() -> None:
     a = p.parse_args()
     header("cached re-run")
     from agent import Agent
-    from agent.batch import triage
+    from agent.triage import triage
     from agent.inputs import load_papers
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cached-"))

@@ -62,7 +62,7 @@ def main() -> None:
             steps += [
                 (
                     "import agent + offline backend only",
-                    [py, "-c", "import agent.cli, agent.batch, agent.backends.offline"],
+                    [py, "-c", "import agent.cli, agent.triage, agent.backends.offline"],
                 ),
                 (
                     "read_text(file) only",

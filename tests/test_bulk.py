@@ -33,7 +33,7 @@ from llm_fakes import (  # noqa: I001
 )
 from typer.testing import CliRunner, Result
 
-from agent.batch import triage
+from agent.triage import triage
 from agent.bulk import (
     MAX_LINES,
     BatchAPI,

@@ -32,7 +32,7 @@ from fake_server_fixtures import (
 )
 
 from agent import Agent, Paper, Settings
-from agent.batch import triage
+from agent.triage import triage
 
 
 def fast_settings(tmp_path: Path, **kw: object) -> Settings:

@@ -24,7 +24,7 @@ from llm_fakes import (
     write_papers,
 )
 
-from agent.batch import triage
+from agent.triage import triage
 from agent.prompts import load_prompt
 from agent.taxonomy import load_taxonomy
 

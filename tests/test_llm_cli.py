@@ -26,7 +26,7 @@ from llm_fakes import (
 )
 from typer.testing import CliRunner
 
-from agent.batch import triage
+from agent.triage import triage
 from agent.cli import app
 
 KEY = "sk-LEAKCHECK-1234567890abcdef"

@@ -19,7 +19,7 @@ from llm_fakes import (
     write_papers,
 )
 
-from agent.batch import triage
+from agent.triage import triage
 from agent.redaction import redact, strip_url_credentials
 from agent.taxonomy import load_taxonomy
 

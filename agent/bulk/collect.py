@@ -31,7 +31,8 @@ from agent.bulk.manifest import (
     utc_now,
 )
 from agent.bulk.records import TERMINAL, BatchRecord, RecordStore
-from agent.errors import BatchError, BatchNotReady
+from agent.cache import ResultCache
+from agent.errors import BatchError, BatchNotReady, ConfigError
 from agent.inputs import read_inputs
 from agent.outputs import make_writer
 from agent.pipeline import Agent, RunStats
@@ -103,8 +104,10 @@ def _line_error(line: dict[str, Any]) -> str | None:
     status = response.get("status_code")
     if status == 200 and isinstance(response.get("body"), dict):
         return None
-    body = response.get("body") if isinstance(response.get("body"), dict) else {}
-    inner = body.get("error") if isinstance(body.get("error"), dict) else {}
+    raw_body = response.get("body")
+    body: dict[str, Any] = raw_body if isinstance(raw_body, dict) else {}
+    raw_error = body.get("error")
+    inner: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     return f"HTTP {status}: {inner.get('message') or 'no reply body'}" if status else "no response in the result line"
 
 
@@ -127,7 +130,7 @@ def ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: di
     for path in files:
         for lineno, line in _read_results(path):
             custom_id = line.get("custom_id")
-            if custom_id not in manifest:
+            if not isinstance(custom_id, str) or custom_id not in manifest:
                 log.warning(
                     "%s:%d: custom_id %r is not in %s: line skipped", path, lineno, custom_id, manifest.path.name
                 )
@@ -148,7 +151,7 @@ def ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: di
                 outcomes[key] = Outcome("invalid", f"batch: {bad}", bad.usage)
                 continue
             outcomes[key] = Outcome("ok", usage=analysis.usage)
-            if agent.refresh or agent.cache.get(key) is None:
+            if agent.refresh or _cache(agent).get(key) is None:
                 result = agent.result_for(
                     paper,
                     primary=analysis.primary,
@@ -158,12 +161,19 @@ def ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: di
                     evidence=analysis.evidence,
                     usage=analysis.usage,
                 )
-                agent.cache.set(key, result, analysis.attempts, agent.key_components)
+                _cache(agent).set(key, result, analysis.attempts, agent.key_components)
 
 
 def needs_repair(agent: Agent, key: str, outcome: Outcome | None) -> bool:
     """No ok reply in this batch and nothing usable in the cache: ``--repair`` asks it online."""
-    return not _is_ok(outcome) and (agent.refresh or agent.cache.get(key) is None)
+    return not _is_ok(outcome) and (agent.refresh or _cache(agent).get(key) is None)
+
+
+def _cache(agent: Agent) -> ResultCache:
+    """The agent's result cache; bulk jobs refuse an agent without one (``batch_backend``)."""
+    if agent.cache is None:
+        raise ConfigError("bulk triage stores its results in the cache: drop --no-cache")
+    return agent.cache
 
 
 def _unanswered(agent: Agent, manifest: Manifest, outcomes: dict[str, Outcome]) -> list[tuple[str, Paper]]:

@@ -1,0 +1,209 @@
+"""``paper-agent run`` (the main job), ``paper-agent fetch`` and ``paper-agent check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from agent.cli.batch import refuse_with_batch, run_batch
+from agent.cli.common import (
+    BackendOpt,
+    BaseUrlOpt,
+    CacheDirOpt,
+    CrossOpt,
+    DateOpt,
+    ModelOpt,
+    SinceOpt,
+    TaxonomyOpt,
+    UntilOpt,
+    app,
+    err,
+    make_agent,
+    note,
+    print_summary,
+    progress_bar,
+    setup_logging,
+)
+from agent.errors import PaperAgentError
+
+InputsArg = typer.Argument(
+    ..., help="Digest files or folders (every file inside), or arXiv sources: arxiv:cs.IR,cs.CL or arxiv:ID,ID"
+)
+OutputOpt = typer.Option(None, "-o", "--output", help="Output file (default: stdout)")
+FormatOpt = typer.Option(None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)")
+InputFormatOpt = typer.Option(None, "--input-format", help="digest-md | table-md | jsonl | json | atom")
+ModeOpt = typer.Option(None, "--mode", help="tools | json | json_object (structured-output mode)")
+ConcurrencyOpt = typer.Option(None, "--concurrency", "-j", help="Calls in flight (default 8)")
+MaxRetriesOpt = typer.Option(None, "--max-retries", help="Validation re-asks (default 2)")
+PricesOpt = typer.Option(None, "--prices", help="Price table TOML (overrides built-in)")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Neither read nor write the cache")
+RefreshOpt = typer.Option(False, "--refresh", help="Recompute and overwrite cached results")
+RetryErrorsOpt = typer.Option(None, "--retry-errors", help="Re-run only error/invalid papers of this JSONL output")
+BatchOpt = typer.Option(
+    False, "--batch", help="Go through the OpenAI Batch API (half price, up to 24 h): submit, wait, collect"
+)
+PollOpt = typer.Option(30.0, "--poll", help="With --batch: seconds between status checks")
+
+
+@app.command()
+def run(
+    inputs: list[Path] = InputsArg,
+    output: Path | None = OutputOpt,
+    fmt: str | None = FormatOpt,
+    backend: str | None = BackendOpt,
+    taxonomy: Path | None = TaxonomyOpt,
+    input_format: str | None = InputFormatOpt,
+    model: str | None = ModelOpt,
+    base_url: str | None = BaseUrlOpt,
+    mode: str | None = ModeOpt,
+    concurrency: int | None = ConcurrencyOpt,
+    max_retries: int | None = MaxRetriesOpt,
+    temperature: float | None = typer.Option(None, "--temperature"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    prices: Path | None = PricesOpt,
+    no_cache: bool = NoCacheOpt,
+    refresh: bool = RefreshOpt,
+    cache_dir: Path | None = CacheDirOpt,
+    retry_errors: Path | None = RetryErrorsOpt,
+    date: str | None = DateOpt,
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    cross_lists: bool = CrossOpt,
+    batch: bool = BatchOpt,
+    poll: float = PollOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Triage papers: label each by method type and write an English TL;DR.
+
+    An arxiv:cs.IR input fetches today's announcement (or, with --date/--since, the papers
+    submitted on those days) and triages it in the same run.
+    """
+    setup_logging(verbose)
+    fetch = {"date": date, "since": since, "until": until, "cross_lists": cross_lists}
+    options = {
+        "taxonomy": taxonomy,
+        "model": model,
+        "base_url": base_url,
+        "mode": mode,
+        "max_retries": max_retries,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "prices_file": prices,
+        "cache": not no_cache,
+        "refresh": refresh,
+        "cache_dir": cache_dir,
+    }
+    if batch:
+        refuse_with_batch(retry_errors=retry_errors, concurrency=concurrency)
+        with make_agent(backend=backend or "openai", **options) as agent:
+            run_batch(inputs, agent, output, fmt, input_format, poll, fetch)
+        return
+    with make_agent(backend=backend, concurrency=concurrency, **options) as agent:
+        _run_online(inputs, agent, output or retry_errors, fmt, input_format, retry_errors, fetch)
+
+
+def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -> None:  # noqa: ANN001
+    """``run`` without ``--batch``: triage with a progress bar, then the summary."""
+    from agent.triage import triage
+
+    if agent.notice:
+        note(agent.notice)
+    progress = progress_bar()
+    task = progress.add_task("papers", total=None)
+    try:
+        with progress:
+            stats = triage(
+                inputs,
+                agent,
+                output=output,
+                fmt=fmt,
+                input_format=input_format,
+                retry_errors=retry_errors,
+                on_result=lambda _r: progress.advance(task),
+                fetch=fetch,
+                on_note=lambda line: err.print(f"arXiv: {escape(line)}", highlight=False, soft_wrap=True),
+            )
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
+        raise typer.Exit(130) from None
+    except PaperAgentError:
+        if output is not None and _kept_rows(output):
+            err.print(f"note: finished results are in the cache{_kept_rows(output)}", highlight=False, soft_wrap=True)
+        raise
+    if stats.total == 0 and stats.skipped_files == 0:
+        err.print("no papers: nothing written", highlight=False)
+        return
+    print_summary(stats, reused_from=retry_errors)
+    if output is not None:
+        err.print(f"wrote {stats.total} results to {escape(str(output))}", highlight=False)
+
+
+def _kept_rows(output: Path | None) -> str:
+    """Where an unfinished run left its rows: `` and out.jsonl.partial``, or `` and stdout``."""
+    if output is None:
+        return " and stdout"
+    partial = output.with_name(output.name + ".partial")
+    return f" and {escape(str(partial))}" if partial.exists() else ""
+
+
+@app.command()
+def fetch(
+    categories: list[str] | None = typer.Argument(None, help="arXiv categories (default cs.IR); cs.IR,cs.CL works too"),
+    date: str | None = DateOpt,
+    since: str | None = SinceOpt,
+    until: str | None = UntilOpt,
+    ids: list[str] | None = typer.Option(
+        None, "--id", help="Exact papers: 2510.12815, 2510.12815v2, cs/0112017 (repeatable)"
+    ),
+    cross_lists: bool = CrossOpt,
+    output: Path | None = typer.Option(None, "-o", "--output", help="Paper JSONL file (default: stdout)"),
+    refresh: bool = typer.Option(False, "--refresh", help="Fetch anew instead of reading cached pages"),
+    cache_dir: Path | None = CacheDirOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Fetch papers from arXiv as Paper JSONL: today's announcement, a date range, or ids."""
+    from agent.inputs.arxiv import fetch as fetch_arxiv
+    from agent.outputs import write_papers
+
+    setup_logging(verbose)
+    try:
+        result = fetch_arxiv(
+            categories or None,
+            date=date,
+            since=since,
+            until=until,
+            ids=ids or None,
+            cross_lists=cross_lists,
+            refresh=refresh,
+            cache_dir=cache_dir,
+        )
+    except KeyboardInterrupt:
+        err.print("interrupted: the pages fetched so far are cached; run again to resume")
+        raise typer.Exit(130) from None
+    err.print(escape(result.summary()), highlight=False, soft_wrap=True)
+    if not result.papers:
+        return
+    n = write_papers(result.papers, output)
+    if output is not None:
+        err.print(f"wrote {n} papers to {escape(str(output))}", highlight=False)
+
+
+# ---------------------------------------------------------------------------- check
+
+
+@app.command()
+def check(
+    base_url: str | None = BaseUrlOpt,
+    model: str | None = ModelOpt,
+    mode: str | None = typer.Option(None, "--mode", help="Check only this mode: tools | json | json_object"),
+    prices: Path | None = typer.Option(None, "--prices", help="Price table TOML (overrides built-in)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+) -> None:
+    """Diagnose an endpoint before a big run: reachable, key, model, which --mode works, cost, --concurrency."""
+    from agent.check import check_endpoint, report_json
+
+    report = check_endpoint(base_url=base_url, model=model, mode=mode, prices_file=prices)
+    typer.echo(report_json(report) if as_json else "\n".join(report.lines()))
+    raise typer.Exit(report.exit_code)
