@@ -39,7 +39,7 @@ def _isolate_llm(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(("OPENAI_", "PAPER_AGENT_")) and name != "PAPER_AGENT_CACHE_DIR":
             monkeypatch.delenv(name, raising=False)
     # respx intercepts httpx's own transport; the default aiohttp transport is tested over
-    # sockets against bench/fake_server.py (test_faults.py, test_transport.py).
+    # sockets against bench/fake_server.py (test_faults.py, test_backends_transport.py).
     monkeypatch.setenv("PAPER_AGENT_HTTP_CLIENT", "httpx")
 
 

@@ -4,7 +4,7 @@ One row per case: the HTTP status, headers and body the server sends (every call
 gets the same, as a model that keeps doing it would), the ``--mode`` asked, and the expected
 outcome: ``ok`` with the normalised labels, or ``invalid`` / ``error`` with words the reason
 must contain (it names what came back). ``source`` says where the shape was reported: a GitHub
-repository and issue/PR number, or a documentation URL. ``tests/test_quirks.py`` replays every
+repository and issue/PR number, or a documentation URL. ``tests/test_backends_quirks.py`` replays every
 row through respx against the real backend (instructor + openai + httpx).
 """
 
