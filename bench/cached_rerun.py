@@ -35,8 +35,8 @@ def main() -> None:
     a = p.parse_args()
     header("cached re-run")
     from agent import Agent
-    from agent.triage import triage
     from agent.inputs import load_papers
+    from agent.triage import triage
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cached-"))
     try:

@@ -33,7 +33,6 @@ from llm_fakes import (  # noqa: I001
 )
 from typer.testing import CliRunner, Result
 
-from agent.triage import triage
 from agent.bulk import (
     MAX_LINES,
     BatchAPI,
@@ -52,6 +51,7 @@ from agent.bulk import (
 from agent.cli import app
 from agent.errors import BatchError, BatchNotReady, ConfigError, InputError
 from agent.pricing import load_prices, price_for
+from agent.triage import triage
 
 
 def noop(_: float) -> None:

@@ -26,8 +26,8 @@ from llm_fakes import (
 )
 from typer.testing import CliRunner
 
-from agent.triage import triage
 from agent.cli import app
+from agent.triage import triage
 
 KEY = "sk-LEAKCHECK-1234567890abcdef"
 PAPERS = [make_paper(i) for i in (1, 2, 3)]

@@ -24,9 +24,9 @@ from llm_fakes import (
     write_papers,
 )
 
-from agent.triage import triage
 from agent.prompts import load_prompt
 from agent.taxonomy import load_taxonomy
+from agent.triage import triage
 
 PAPERS = [make_paper(i) for i in (1, 2, 3)]
 
