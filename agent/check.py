@@ -23,14 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.backends.dialects import SHAPES, EndpointMemory, EndpointProfile
 from agent.backends.quirks import describe_body, snippet
 from agent.errors import ConfigError
 from agent.schema import Paper, PaperResult
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy, load_taxonomy
 
-MODES = ("tools", "json", "json_object")
-MODE_NAMES = {"tools": "tool calling", "json": "JSON-schema mode", "json_object": "plain JSON mode"}
+MODES = SHAPES  # best first: json, json_object_schema, tools, json_object
+MODE_NAMES = {
+    "tools": "tool calling",
+    "json": "JSON-schema mode",
+    "json_object_schema": "JSON mode with a schema",
+    "json_object": "plain JSON mode",
+}
+COMPACT_PROMPT = "triage-compact-v1"
+SMALL_CONTEXT = 4096  # tokens per slot below which the full prompt and a re-ask may not fit
 SEED_PAPERS = 3
 DEFAULT_CONCURRENCY = 8
 MAX_RECOMMENDED = 256
@@ -108,6 +116,19 @@ class CheckReport:
     cost_per_1000: float | None = None
     cost_note: str = ""
     rate_limits: dict[str, str] = field(default_factory=dict)
+    profile: EndpointProfile | None = None
+    timeout: float | None = None
+    prompt_version: str | None = None
+
+    @property
+    def flags(self) -> str:
+        """The paper-agent options the report recommends, as one command-line fragment."""
+        parts = [f"--mode {self.recommended_mode}", f"--concurrency {self.concurrency}"]
+        if self.timeout is not None:
+            parts.append(f"--timeout {self.timeout:g}")
+        if self.prompt_version is not None:
+            parts.append(f"--prompt-version {self.prompt_version}")
+        return " ".join(parts)
 
     @property
     def ok(self) -> bool:
@@ -130,7 +151,11 @@ class CheckReport:
         if self.concurrency_basis:
             out.append(f"rate  {self.concurrency_basis}")
         if self.recommended_mode is not None:
-            out.append(f"recommendation: --mode {self.recommended_mode} --concurrency {self.concurrency}")
+            out.append(f"recommendation: {self.flags}")
+            if self.profile is not None and self.profile.mode == self.recommended_mode:
+                out.append(
+                    f"(--mode auto, the default, picks {self.recommended_mode} here: remembered for this endpoint)"
+                )
         else:
             out.append("recommendation: no mode gave valid answers on the seed papers; fix the FAIL lines above")
         return out
@@ -162,7 +187,7 @@ def check_endpoint(
     if mode is not None and mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     tax = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
-    return asyncio.run(_check(cfg, tax, [mode] if mode else list(MODES), papers or seed_papers()))
+    return asyncio.run(_check(cfg, tax, [mode] if mode else None, papers or seed_papers()))
 
 
 def seed_papers(n: int = SEED_PAPERS) -> list[Paper]:
@@ -179,7 +204,7 @@ def seed_papers(n: int = SEED_PAPERS) -> list[Paper]:
     ]
 
 
-async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str], papers: list[Paper]) -> CheckReport:
+async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str] | None, papers: list[Paper]) -> CheckReport:
     from agent.backends.openai import OpenAIBackend
     from agent.redaction import redact
 
@@ -198,8 +223,10 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str], papers: li
         return report
     headers: dict[str, str] = {}
     reachable = await _models_step(report, probe.base_url, secret, cfg, headers)
+    if reachable and modes is None:
+        modes = await _dialect_step(report, probe.base_url, secret, cfg)
     if reachable:
-        for m in modes:
+        for m in modes or []:
             result = await _mode_step(cfg, taxonomy, m, papers, headers)
             result.problem = redact(result.problem, secret) if result.problem else None
             report.modes.append(result)
@@ -208,6 +235,27 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str], papers: li
     for step in report.steps:
         step.detail = redact(step.detail, secret)
     return report
+
+
+async def _dialect_step(report: CheckReport, base: str, secret: str | None, cfg: Settings) -> list[str]:
+    """Probe which request shapes the server constrains (seconds, not a seed run per mode),
+    remember the answer for ``--mode auto``, and return the modes worth a seed run: the best
+    constrained one, or plain JSON mode when none is."""
+    from agent.backends.probe import probe_endpoint
+
+    profile = await asyncio.to_thread(probe_endpoint, base, cfg.model, secret, timeout=min(cfg.timeout, 30.0))
+    report.profile = profile
+    for v in profile.verdicts:
+        ok = {"constrained": True, "unconstrained": False, "rejected": False}.get(v.status)
+        report.steps.append(Step(f"shape {v.shape}", ok, f"{v.status}: {v.detail} ({v.seconds:.1f} s)"))
+    if profile.server:
+        slots = f", {profile.slots} parallel slot(s)" if profile.slots else ""
+        context = f", {profile.context} tokens of context per slot" if profile.context else ""
+        report.steps.append(Step("server", True, f"{profile.server}{slots}{context}"))
+    if profile.mode is None:
+        return ["json_object"]
+    EndpointMemory(cfg.cache_dir).put(profile)
+    return [profile.mode]
 
 
 async def _models_step(
@@ -407,6 +455,22 @@ def _recommend(report: CheckReport, price: Any, headers: dict[str, str]) -> None
     report.concurrency, report.concurrency_basis = safe_concurrency(
         headers, latency_s, calls_per_paper, prompt + completion
     )
+    _recommend_local(report, best, prompt + completion)
+
+
+def _recommend_local(report: CheckReport, best: ModeResult, tokens_per_paper: float) -> None:
+    """For a server that says how many requests it serves at once (a local one): that many in
+    flight, a ``--timeout`` with room for a queue of them, and the compact prompt when a slot's
+    context would not hold the full prompt plus a re-ask."""
+    profile = report.profile
+    if profile is None or not profile.slots:
+        return
+    report.concurrency = profile.slots
+    report.concurrency_basis = f"{profile.server} serves {profile.slots} request(s) at a time"
+    slowest = max(best.call_ms) / 1000 if best.call_ms else 10.0
+    report.timeout = float(max(30, math.ceil(3 * slowest / 10) * 10))
+    if profile.context and profile.context < SMALL_CONTEXT and 3 * tokens_per_paper > profile.context:
+        report.prompt_version = COMPACT_PROMPT
 
 
 def safe_concurrency(

@@ -47,11 +47,18 @@ class PromptTemplate:
 
     @cached_property
     def system(self) -> str:
-        return render(
-            self.system_template,
-            {"labels": self.taxonomy.describe(), "rules": self.taxonomy.rules.strip()},
-            f"{self.version}.system.txt",
-        )
+        """The system prompt: the same bytes for every paper, so a server's prefix cache reuses it.
+
+        A template uses any of ``labels``, ``labels_short`` (first clause of each definition,
+        for the compact variant) and ``rules``; a placeholder outside these still fails loudly.
+        """
+        values = {
+            "labels": self.taxonomy.describe,
+            "labels_short": self.taxonomy.describe_short,
+            "rules": lambda: self.taxonomy.rules.strip(),
+        }
+        used = {name: value() for name, value in values.items() if "{{ " + name + " }}" in self.system_template}
+        return render(self.system_template, used, f"{self.version}.system.txt")
 
     @cached_property
     def fingerprint(self) -> str:

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agent.errors import ConfigError, first_error
 
 BackendName = Literal["auto", "offline", "openai"]
-Mode = Literal["tools", "json", "json_object"]
+Mode = Literal["auto", "tools", "json", "json_object_schema", "json_object"]
 HttpClient = Literal["aiohttp", "httpx"]
 
 
@@ -43,9 +43,14 @@ class Settings(BaseSettings):
     base_url: str | None = Field(default=None, validation_alias=AliasChoices("PAPER_AGENT_BASE_URL", "OPENAI_BASE_URL"))
     backend: BackendName = "auto"
     model: str = "gpt-4o-mini"
-    mode: Mode = "tools"
+    mode: Mode = Field(
+        default="auto",
+        description="Request shape for structured output; auto probes the endpoint once (agent.backends.dialects)",
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=600, ge=16)
+    max_tokens: int | None = Field(
+        default=None, ge=16, description="Reply token limit; default sized to the reply schema (about 320)"
+    )
     max_retries: int = Field(default=2, ge=0, le=10, description="Validation re-asks")
     concurrency: int = Field(default=8, ge=1, le=1024)
     timeout: float = Field(default=60.0, gt=0, description="Seconds per HTTP request")

@@ -88,6 +88,18 @@ class Taxonomy(BaseModel):
         """The label list as the prompt shows it."""
         return "\n".join(f"- `{label.name}`: {label.description}" for label in self.labels)
 
+    def describe_short(self) -> str:
+        """The label list with each definition cut to its first clause, for small context windows."""
+        return "\n".join(f"- {label.name}: {_first_clause(label.description)}" for label in self.labels)
+
+
+def _first_clause(text: str) -> str:
+    """Up to the first colon or sentence end: ``Retrieval-augmented generation`` from its definition."""
+    for stop in (":", ". ", ";"):
+        if stop in text:
+            return text.split(stop, 1)[0].strip()
+    return text.strip()
+
 
 def default_taxonomy_text() -> str:
     return resources.files("agent.prompt_files").joinpath("taxonomy.toml").read_text(encoding="utf-8")

@@ -100,6 +100,8 @@ def _schema(request: dict[str, Any]) -> tuple[dict[str, Any], str | None, bool]:
     fmt = request.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         return fmt.get("json_schema", {}).get("schema", {}), None, True
+    if isinstance(fmt, dict) and isinstance(fmt.get("schema"), dict):  # llama-cpp-python's json_object + schema
+        return fmt["schema"], None, True
     tools = request.get("tools") or []
     if tools:
         fn = tools[0].get("function", {})
@@ -132,7 +134,13 @@ def build_output(request: dict[str, Any], fault: str | None = None) -> tuple[str
     if properties and "primary" not in properties:
         # Another schema (bench/peer.py: daily-arXiv-ai-enhanced's tldr/motivation/method/
         # result/conclusion): one short English sentence per string field.
-        return json.dumps({name: f"{name}: {TLDR}" for name in properties}), tool, json_mode
+        # A constrained server: an enum field gets one of its values (so the probe of
+        # agent.backends.dialects finds every shape constrained here).
+        return (
+            json.dumps({name: p["enum"][0] if "enum" in p else f"{name}: {TLDR}" for name, p in properties.items()}),
+            tool,
+            json_mode,
+        )
     labels = _labels(schema)
     obj: dict[str, Any] = {
         "primary": label_for(title, labels),

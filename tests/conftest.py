@@ -23,6 +23,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
             monkeypatch.delenv(name, raising=False)
     cache_dir = tmp_path / "cache"
     monkeypatch.setenv("PAPER_AGENT_CACHE_DIR", str(cache_dir))
+    # The fakes (respx replays, bench/fake_server.py) are written for tool calling: the suite
+    # pins that mode. --mode auto, the default, and its probe have their own tests
+    # (test_backends_dialects.py), and a test that wants it sets it.
+    monkeypatch.setenv("PAPER_AGENT_MODE", "tools")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))

@@ -41,6 +41,7 @@ def _isolate_llm(monkeypatch: pytest.MonkeyPatch) -> None:
     # respx intercepts httpx's own transport; the default aiohttp transport is tested over
     # sockets against bench/fake_server.py (test_faults.py, test_backends_transport.py).
     monkeypatch.setenv("PAPER_AGENT_HTTP_CLIENT", "httpx")
+    monkeypatch.setenv("PAPER_AGENT_MODE", "tools")  # as conftest.isolated_env (deleted just above)
 
 
 _SSL_CONTEXTS: dict[str, Any] = {}
@@ -242,6 +243,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "model": "gpt-4o-mini",
         "cache_dir": tmp_path / "cache",
         "retry_attempts": 3,
+        "mode": "tools",
     }
     values.update(overrides)
     return Settings(**values)

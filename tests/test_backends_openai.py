@@ -343,7 +343,9 @@ def test_sixty_word_tldr_is_invalid(api, tmp_path):
 
 
 def test_fifty_word_tldr_is_accepted(api, tmp_path):
-    api.post("/chat/completions").mock(return_value=ok_response(reply_args(EVIDENCE, tldr=" ".join(["word"] * 50))))
+    api.post("/chat/completions").mock(
+        return_value=ok_response(reply_args(EVIDENCE, tldr=" ".join(f"term{i}" for i in range(50))))
+    )
     assert make_agent(tmp_path, cache=False, max_retries=0).analyze(PAPER).status == "ok"
 
 

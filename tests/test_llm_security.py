@@ -82,6 +82,18 @@ def test_obeying_the_injection_can_only_yield_a_taxonomy_label(api, tmp_path):
         return_value=ok_response(reply_args("session-based recommendation", primary="rag", tldr="HACKED"))
     )
     r = make_agent(tmp_path, cache=False).analyze(HOSTILE)
+    # The label could only have been one of the taxonomy's; the one-word TL;DR the injection
+    # asked for is refused as saying nothing about the paper (re-asked, then invalid).
+    assert r.status == "invalid" and "tldr is generic" in r.error
+    assert r.primary is None and r.tldr == ""
+
+
+def test_obeying_the_injection_in_the_label_only_still_yields_a_taxonomy_label(api, tmp_path):
+    tldr = "Session-based recommendation with a graph encoder over click sequences."
+    api.post("/chat/completions").mock(
+        return_value=ok_response(reply_args("session-based recommendation", primary="rag", tldr=tldr))
+    )
+    r = make_agent(tmp_path, cache=False).analyze(HOSTILE)
     assert r.status == "ok"
     assert r.primary in load_taxonomy().names
     assert r.evidence in HOSTILE.abstract

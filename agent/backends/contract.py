@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, create_model, field_validator, model_vali
 from agent.backends.quirks import ReplyNormaliser
 from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, MAX_TLDR_WORDS, has_cjk
 from agent.taxonomy import Taxonomy
+from agent.textcheck import is_generic, repetition, restates_title
 
 THINK_RE = re.compile(r"</?think>", re.IGNORECASE)
 
@@ -27,14 +28,27 @@ THINK_RE = re.compile(r"</?think>", re.IGNORECASE)
 # text such as "{{ 7*7 }}" or LaTeX "{{\bf x}}" would be executed or break the request.
 # The backend sets it around each paper's calls; unset (None), evidence is not checked against one.
 abstract_for_evidence: contextvars.ContextVar[str | None] = contextvars.ContextVar("abstract", default=None)
+# The title the TL;DR must say more than (set the same way; None skips that rule).
+title_for_tldr: contextvars.ContextVar[str | None] = contextvars.ContextVar("title", default=None)
+
+
+def reply_token_budget() -> int:
+    """``max_tokens`` sized to the reply schema: the longest TL;DR and evidence the schema allows
+    (``maxLength``, at ~3.5 characters a token) plus labels, confidence and JSON syntax. A larger
+    limit only gives a small model room to repeat itself until it is cut off."""
+    return int((MAX_TLDR_CHARS + MAX_EVIDENCE_CHARS) / 3.5) + 64
 
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def check_tldr(value: str) -> str:
-    """The TL;DR, stripped, or ``ValueError`` saying which rule it breaks (the re-ask's message)."""
+def check_tldr(value: str, title: str | None = None) -> str:
+    """The TL;DR, stripped, or ``ValueError`` saying which rule it breaks (the re-ask's message).
+
+    Beyond language and length: no runaway repetition, not a restatement of ``title``, and not
+    a sentence that would fit any paper (agent.textcheck) - what small models write.
+    """
     v = value.strip()
     if THINK_RE.search(v):
         raise ValueError("tldr contains a <think> block; give only the final TL;DR")
@@ -47,6 +61,13 @@ def check_tldr(value: str) -> str:
         raise ValueError("tldr is empty")
     if len(v) > MAX_TLDR_CHARS:
         raise ValueError(f"tldr has {len(v)} characters; write at most {MAX_TLDR_CHARS} characters")
+    repeated = repetition(v)
+    if repeated is not None:
+        raise ValueError(f"tldr repeats {repeated!r} over and over; write one or two plain sentences")
+    if title is not None and restates_title(v, title):
+        raise ValueError("tldr only restates the title; say what the paper does and finds")
+    if is_generic(v):
+        raise ValueError("tldr is generic (it would fit any paper); name the method, task and finding")
     return v
 
 
@@ -63,9 +84,8 @@ def check_evidence(value: str, abstract: str | None) -> str:
     return v
 
 
-def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
-    """The reply schema: label fields are a ``Literal`` of exactly the taxonomy's labels."""
-    Labels: Any = Literal[tuple(taxonomy.names)]  # a Literal of the taxonomy's labels, built at run time
+def _validators(taxonomy: Taxonomy) -> type[BaseModel]:
+    """The validators of the reply model: label spellings normalised, TL;DR and evidence checked."""
     normaliser = ReplyNormaliser(taxonomy.names)
 
     class Validators(BaseModel):
@@ -79,7 +99,7 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
         @field_validator("tldr", check_fields=False)
         @classmethod
         def _tldr(cls, v: str) -> str:
-            return check_tldr(v)
+            return check_tldr(v, title_for_tldr.get())
 
         @field_validator("evidence", check_fields=False)
         @classmethod
@@ -96,6 +116,13 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
             reply.secondary = seen
             return self
 
+    return Validators
+
+
+def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
+    """The reply schema: label fields are a ``Literal`` of exactly the taxonomy's labels."""
+    Labels: Any = Literal[tuple(taxonomy.names)]  # a Literal of the taxonomy's labels, built at run time
+    Validators = _validators(taxonomy)
     return create_model(
         "PaperTriage",
         __base__=Validators,
@@ -103,12 +130,27 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
         primary=(Labels, Field(description="The one label for the paper's main technical contribution")),
         secondary=(
             list[Labels],
-            Field(default_factory=list, description="Other labels that clearly also apply; never the primary"),
+            Field(
+                default_factory=list,
+                description="Other labels that clearly also apply; never the primary",
+                json_schema_extra={"maxItems": max(1, len(taxonomy.names) - 1)},
+            ),
         ),
         confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),
-        evidence=(str, Field(description="A short phrase copied verbatim from the abstract that supports primary")),
+        # maxLength bounds every string: grammar-constrained servers (llama.cpp, vLLM) enforce it,
+        # so a small model cannot repeat itself inside a string until max_tokens.
+        evidence=(
+            str,
+            Field(
+                description="A short phrase copied verbatim from the abstract that supports primary",
+                json_schema_extra={"maxLength": MAX_EVIDENCE_CHARS},
+            ),
+        ),
         tldr=(
             str,
-            Field(description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract"),
+            Field(
+                description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract",
+                json_schema_extra={"maxLength": MAX_TLDR_CHARS},
+            ),
         ),
     )

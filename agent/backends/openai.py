@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import math
@@ -35,18 +34,29 @@ from urllib.parse import urlsplit
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from agent.backends.base import Analysis, CallFailed, InvalidOutput
+from agent.backends.calls import (
+    StopCall,
+    attempts_var,
+    call_seconds_var,
+    got,
+    on_error,
+    on_request,
+    on_response,
+    replies_var,
+    tail,
+    timeout_error,
+)
 from agent.backends.contract import abstract_for_evidence as _abstract  # set around each paper's calls
-from agent.backends.contract import build_response_model
+from agent.backends.contract import build_response_model, reply_token_budget, title_for_tldr
+from agent.backends.dialects import EndpointProfile, EndpointUnreachable, json_object_schema, resolve_mode
 from agent.backends.failures import api_error as _api_error
 from agent.backends.failures import is_connection_error as _is_connection_error
 from agent.backends.failures import is_transient, retry_after_seconds
 from agent.backends.limiter import AdaptiveLimiter
 from agent.backends.quirks import (
     ReplyLog,
-    ReplyNote,
     describe_status_error,
     repair_completion,
-    snippet,
 )
 from agent.errors import ConfigError
 from agent.pricing import load_prices, price_for
@@ -66,15 +76,11 @@ for _noisy in ("instructor", "openai", "httpx", "httpcore"):
 
 PER_CLIENT = 32
 
-_attempts: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar("attempts", default=None)
-# Time spent inside HTTP calls for the current paper (not waiting for a slot or a backoff).
-_call_seconds: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("call_seconds", default=None)
-# What each reply of the current paper looked like (agent.backends.quirks), for its reason.
-_replies: contextvars.ContextVar[ReplyLog | None] = contextvars.ContextVar("replies", default=None)
-
 # --mode -> instructor mode: tool calling, response_format json_schema, response_format json_object
 # (the schema then travels in the system message only; for servers without json_schema support).
-INSTRUCTOR_MODES = {"tools": "TOOLS", "json": "JSON_SCHEMA", "json_object": "JSON"}
+# json_object_schema is prepared and parsed as json_schema, then sent in llama-cpp-python's shape
+# (agent.backends.dialects); auto is resolved to one of these before the first request.
+INSTRUCTOR_MODES = {"tools": "TOOLS", "json": "JSON_SCHEMA", "json_object_schema": "JSON_SCHEMA", "json_object": "JSON"}
 
 
 def _analysis(reply: Any, usage: Usage, attempts: list[Usage]) -> Analysis:
@@ -127,6 +133,10 @@ class OpenAIBackend:
         self._sleep = sleep or asyncio.sleep
         self._secret = settings.api_key.get_secret_value() if settings.api_key else None
         self.limiter = AdaptiveLimiter(settings.concurrency)
+        self.max_tokens = settings.max_tokens or reply_token_budget()
+        self.mode: str | None = None if settings.mode == "auto" else settings.mode
+        self.profile: EndpointProfile | None = None
+        self._unreachable: str | None = None
         self._clients: list[Any] = []
         self._wrapped_model: Any = None
         self._fixed_body: dict[str, Any] | None = None
@@ -157,6 +167,30 @@ class OpenAIBackend:
             "max_tokens": self.settings.max_tokens,
         }
 
+    def resolve_mode(self) -> str:
+        """The concrete request shape: ``--mode``, or for ``auto`` the probe's (remembered) choice.
+
+        Run once, before the first request. With a profile that names the server's parallel
+        slots (llama-cpp-python: 1; llama-server: ``/props``) and no ``--concurrency`` given,
+        no more requests are sent at once than the server serves: queued requests would only
+        time out and be sent again.
+        """
+        if self._unreachable is not None:
+            raise CallFailed(self._unreachable)
+        if self.mode is None:
+            s = self.settings
+            try:
+                mode, profile = resolve_mode(s.mode, self.base_url, self.model, self._secret, s.cache_dir, s.timeout)
+            except EndpointUnreachable as exc:  # every paper fails with this, without probing again
+                self._unreachable = redact(str(exc), self._secret)
+                raise CallFailed(self._unreachable) from None
+            self.mode, self.profile = mode, profile
+            slots = profile.slots if profile else None
+            if profile and slots and "concurrency" not in s.model_fields_set and slots < self.limiter.maximum:
+                self.limiter.maximum = self.limiter.limit = slots
+                log.info("%s serves %d request(s) at a time: concurrency %d", profile.server, slots, slots)
+        return self.mode
+
     # ------------------------------------------------------------------ the request
     def create_kwargs(self, paper: Paper) -> dict[str, Any]:
         """What ``_call`` passes to instructor's ``create`` besides the response model."""
@@ -164,13 +198,20 @@ class OpenAIBackend:
             "model": self.model,
             "messages": self.prompt.messages(paper),
             "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_tokens,
+            "max_tokens": self.max_tokens,
         }
 
     def _instructor_mode(self) -> Any:
         import instructor
 
-        return getattr(instructor.Mode, INSTRUCTOR_MODES[self.settings.mode])
+        return getattr(instructor.Mode, INSTRUCTOR_MODES[self.resolve_mode()])
+
+    def _shape(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` in the server's dialect: json_object_schema moves the schema into
+        ``{"type": "json_object", "schema": ...}`` (llama-cpp-python rejects ``json_schema``)."""
+        if self.mode == "json_object_schema" and isinstance(body.get("response_format"), dict):
+            return {**body, "response_format": json_object_schema(body["response_format"])}
+        return body
 
     def _wrap(self) -> Any:
         if self._wrapped_model is None:
@@ -193,8 +234,8 @@ class OpenAIBackend:
             probe = self.create_kwargs(paper)
             _, prepared = handle_response_model(self._wrap(), self._instructor_mode(), **probe)
             if prepared.get("messages") != probe["messages"]:  # a mode that rewrites messages
-                return prepared
-            self._fixed_body = {k: v for k, v in prepared.items() if k != "messages"}
+                return self._shape(prepared)
+            self._fixed_body = self._shape({k: v for k, v in prepared.items() if k != "messages"})
             return {**self._fixed_body, "messages": prepared["messages"]}  # every paper's body in one order
         return {**self._fixed_body, "messages": self.prompt.messages(paper)}
 
@@ -227,7 +268,7 @@ class OpenAIBackend:
         note = repair_completion(completion, log)
         if note is not None and (note.fatal or note.refusal):
             raise InvalidOutput(note.text, usage)
-        token = _abstract.set(paper.abstract)
+        token, title_token = _abstract.set(paper.abstract), title_for_tldr.set(paper.title)
         try:
             reply = process_response(
                 completion, response_model=self._wrap(), stream=False, strict=True, mode=self._instructor_mode()
@@ -236,10 +277,11 @@ class OpenAIBackend:
             from instructor.core import IncompleteOutputException
 
             if isinstance(exc, IncompleteOutputException):
-                raise InvalidOutput(f"output truncated at max_tokens={self.settings.max_tokens}", usage) from None
+                raise InvalidOutput(f"output truncated at max_tokens={self.max_tokens}", usage) from None
             raise InvalidOutput(f"output failed validation: {self._message(exc)}", usage) from None
         finally:
             _abstract.reset(token)
+            title_for_tldr.reset(title_token)
         return _analysis(reply, usage, [usage])
 
     # ------------------------------------------------------------------ clients
@@ -267,9 +309,9 @@ class OpenAIBackend:
                 client = instructor.AsyncInstructor(
                     client=raw, create=create, mode=mode, provider=instructor.Provider.OPENAI
                 )
-                client.on("completion:kwargs", _on_request)
-                client.on("completion:response", _on_response)
-                client.on("completion:error", _on_error)
+                client.on("completion:kwargs", on_request)
+                client.on("completion:response", on_response)
+                client.on("completion:error", on_error)
                 self._clients.append(client)
         client = self._clients[self._next % len(self._clients)]
         self._next += 1
@@ -356,12 +398,18 @@ class OpenAIBackend:
         async with self.limiter:
             started = time.perf_counter()
             try:
-                reply = await raw.post("/chat/completions", body=body, cast_to=ChatCompletion)
-            except openai.RateLimitError:
+                # A total deadline per request: the SDK's timeout applies per read, so a server
+                # that trickles bytes (or a queue behind a busy one) could hold a call for ever.
+                async with asyncio.timeout(self.settings.timeout):
+                    reply = await raw.post("/chat/completions", body=self._shape(body), cast_to=ChatCompletion)
+            except (openai.RateLimitError, openai.APITimeoutError, TimeoutError) as exc:
+                # A timeout says the server is saturated just as a 429 does: send fewer at once.
                 self.limiter.rate_limited()
+                if isinstance(exc, TimeoutError):
+                    raise timeout_error(self.base_url, self.settings.timeout) from None
                 raise
             finally:
-                spent = _call_seconds.get()
+                spent = call_seconds_var.get()
                 if spent is not None:
                     spent.append(time.perf_counter() - started)
             self.limiter.succeeded()
@@ -385,11 +433,13 @@ class OpenAIBackend:
         from instructor.core import IncompleteOutputException, InstructorRetryException
         from pydantic import ValidationError
 
+        self.resolve_mode()  # before the first request; a ConfigError if no shape works
         attempts: list[Usage] = []
         spent: list[float] = []
         replies = ReplyLog()
-        tokens = (_attempts.set(attempts), _abstract.set(paper.abstract), _call_seconds.set(spent))
-        replies_token = _replies.set(replies)
+        tokens = (attempts_var.set(attempts), _abstract.set(paper.abstract), call_seconds_var.set(spent))
+        replies_token = replies_var.set(replies)
+        title_token = title_for_tldr.set(paper.title)
         try:
             retrying = AsyncRetrying(
                 retry=retry_if_exception(is_transient),
@@ -401,7 +451,7 @@ class OpenAIBackend:
             )
             try:
                 reply: Any = await retrying(self._call, paper)
-            except _StopCall as stop:
+            except StopCall as stop:
                 raise CallFailed(redact(stop.note.text, self._secret), self._usage(attempts, spent)) from None
             except InstructorRetryException as exc:
                 cause = _api_error(exc)
@@ -419,8 +469,8 @@ class OpenAIBackend:
                 ) from None
             except IncompleteOutputException as exc:
                 raise InvalidOutput(
-                    f"output truncated at max_tokens={self.settings.max_tokens} (finish_reason length)"
-                    + _tail(getattr(exc, "last_completion", None)),
+                    f"output truncated at max_tokens={self.max_tokens} (finish_reason length)"
+                    + tail(getattr(exc, "last_completion", None)),
                     self._usage(attempts, spent),
                 ) from None
             except (InvalidOutput, CallFailed):
@@ -428,10 +478,11 @@ class OpenAIBackend:
             except Exception as exc:  # openai errors not wrapped, e.g. 401 on the first call
                 raise CallFailed(self._message(_api_error(exc)), self._usage(attempts, spent)) from None
         finally:
-            _attempts.reset(tokens[0])
+            attempts_var.reset(tokens[0])
             _abstract.reset(tokens[1])
-            _call_seconds.reset(tokens[2])
-            _replies.reset(replies_token)
+            call_seconds_var.reset(tokens[2])
+            replies_var.reset(replies_token)
+            title_for_tldr.reset(title_token)
         return _analysis(reply, self._usage(attempts, spent), attempts)
 
     def _message(self, exc: BaseException) -> str:
@@ -439,7 +490,7 @@ class OpenAIBackend:
 
         if isinstance(exc, ValidationError):
             text = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}{_got(e)}" for e in exc.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}{got(e)}" for e in exc.errors()
             )
         else:
             text = describe_status_error(exc) or f"{exc.__class__.__name__}: {exc}"
@@ -461,69 +512,3 @@ class OpenAIBackend:
             latency_ms=round(sum(spent) * 1000, 2),
             cost_usd=cost,
         )
-
-
-def _got(error: Any) -> str:
-    """`` (got 85)``: the value a validation error is about, so the reason names what came back."""
-    value = error.get("input")
-    if isinstance(value, (dict, list)) or value is None or error.get("type") == "missing":
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f" (got {value})"
-    return f" (got {snippet(str(value), 60)})"
-
-
-def _tail(completion: Any) -> str:
-    """``; the reply ends '...'`` for a truncated completion (what was cut off)."""
-    try:
-        message = completion.choices[0].message
-        text = message.content or "".join(tc.function.arguments or "" for tc in message.tool_calls or [])
-    except (AttributeError, IndexError, TypeError):
-        return ""
-    return f"; the reply ends {snippet(text[-60:], 60)}" if text else ""
-
-
-class _StopCall(BaseException):
-    """Raised from a hook when the endpoint, not the model, failed (an error object or a web
-    page with status 200): no re-ask can help. instructor's hooks swallow ``Exception`` (they
-    only warn), so this derives from ``BaseException``: it passes through instructor's retry
-    loop and ours untouched and ``analyze`` turns it into ``CallFailed`` after one call."""
-
-    def __init__(self, note: ReplyNote) -> None:
-        super().__init__(note.text)
-        self.note = note
-
-
-def _on_request(*args: Any, **kwargs: Any) -> None:
-    attempts = _attempts.get()
-    if attempts is not None:
-        attempts.append(Usage(attempts=1))
-    replies = _replies.get()
-    if replies is not None:
-        replies.expect(kwargs)
-
-
-def _on_error(error: BaseException, *args: Any, **kwargs: Any) -> None:
-    # The SDK could not read a 200 body labelled JSON: the endpoint's fault, stop at once
-    # (instructor would otherwise retry it as a parse error).
-    if isinstance(error, json.JSONDecodeError) and _replies.get() is not None:
-        raise _StopCall(ReplyNote(f"the endpoint answered HTTP 200 with a body that is not JSON ({error})", fatal=True))
-
-
-def _on_response(response: Any, *args: Any, **kwargs: Any) -> None:
-    # What real servers send back (code fences, <think> blocks, tool calls as text, error
-    # objects with status 200) is repaired or described here, before instructor parses it.
-    replies = _replies.get()
-    note = repair_completion(response, replies)
-    if replies is not None:
-        replies.replies += 1
-        replies.notes.append(note)
-    if note is not None and note.fatal and replies is not None:
-        raise _StopCall(note)
-    attempts = _attempts.get()
-    usage = getattr(response, "usage", None)
-    if attempts and usage is not None:
-        last = attempts[-1]
-        last.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        last.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        last.total_tokens = last.prompt_tokens + last.completion_tokens

@@ -142,7 +142,7 @@ def batch_submit_cmd(
     base_url: str | None = BaseUrlOpt,
     taxonomy: Path | None = TaxonomyOpt,
     prompt_version: str | None = typer.Option(None, "--prompt-version", help="Prompt template version"),
-    mode: str | None = typer.Option(None, "--mode", help="tools | json"),
+    mode: str | None = typer.Option(None, "--mode", help="auto | json | json_object_schema | tools | json_object"),
     temperature: float | None = typer.Option(None, "--temperature"),
     max_tokens: int | None = typer.Option(None, "--max-tokens"),
     max_per_batch: int | None = typer.Option(
@@ -246,7 +246,7 @@ def batch_export_cmd(
     base_url: str | None = BaseUrlOpt,
     taxonomy: Path | None = TaxonomyOpt,
     prompt_version: str | None = typer.Option(None, "--prompt-version"),
-    mode: str | None = typer.Option(None, "--mode", help="tools | json"),
+    mode: str | None = typer.Option(None, "--mode", help="auto | json | json_object_schema | tools | json_object"),
     temperature: float | None = typer.Option(None, "--temperature"),
     max_tokens: int | None = typer.Option(None, "--max-tokens"),
     input_format: str | None = typer.Option(None, "--input-format"),

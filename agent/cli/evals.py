@@ -33,7 +33,7 @@ def eval_run(
     model: str | None = ModelOpt,
     base_url: str | None = BaseUrlOpt,
     taxonomy: Path | None = TaxonomyOpt,
-    mode: str | None = typer.Option(None, "--mode", help="tools | json"),
+    mode: str | None = typer.Option(None, "--mode", help="auto | json | json_object_schema | tools | json_object"),
     concurrency: int | None = typer.Option(None, "--concurrency", "-j"),
     no_cache: bool = typer.Option(False, "--no-cache"),
     cache_dir: Path | None = CacheDirOpt,

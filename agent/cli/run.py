@@ -34,7 +34,11 @@ InputsArg = typer.Argument(
 OutputOpt = typer.Option(None, "-o", "--output", help="Output file (default: stdout)")
 FormatOpt = typer.Option(None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)")
 InputFormatOpt = typer.Option(None, "--input-format", help="digest-md | table-md | jsonl | json | atom")
-ModeOpt = typer.Option(None, "--mode", help="tools | json | json_object (structured-output mode)")
+ModeOpt = typer.Option(
+    None, "--mode", help="auto (default: probe once) | json | json_object_schema | tools | json_object"
+)
+TimeoutOpt = typer.Option(None, "--timeout", help="Seconds per request in all (default 60; see paper-agent check)")
+PromptOpt = typer.Option(None, "--prompt-version", help="triage-v1 (default) | triage-compact-v1 (small contexts)")
 ConcurrencyOpt = typer.Option(None, "--concurrency", "-j", help="Calls in flight (default 8)")
 MaxRetriesOpt = typer.Option(None, "--max-retries", help="Validation re-asks (default 2)")
 PricesOpt = typer.Option(None, "--prices", help="Price table TOML (overrides built-in)")
@@ -62,6 +66,8 @@ def run(
     max_retries: int | None = MaxRetriesOpt,
     temperature: float | None = typer.Option(None, "--temperature"),
     max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    timeout: float | None = TimeoutOpt,
+    prompt_version: str | None = PromptOpt,
     prices: Path | None = PricesOpt,
     no_cache: bool = NoCacheOpt,
     refresh: bool = RefreshOpt,
@@ -90,6 +96,8 @@ def run(
         "max_retries": max_retries,
         "temperature": temperature,
         "max_tokens": max_tokens,
+        "timeout": timeout,
+        "prompt_version": prompt_version,
         "prices_file": prices,
         "cache": not no_cache,
         "refresh": refresh,

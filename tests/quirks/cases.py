@@ -419,7 +419,7 @@ CASES: list[Quirk] = [
         "json",
         content(as_json()[:70], finish="length"),
         "invalid",
-        reason=("truncated at max_tokens=600", "finish_reason length", "the reply ends"),
+        reason=("truncated at max_tokens=321", "finish_reason length", "the reply ends"),
         calls=1,
     ),
     Quirk(

@@ -1,0 +1,220 @@
+"""Which request shape an OpenAI-compatible server really constrains, found by asking it.
+
+Servers disagree on how a JSON schema is sent, and several fail *open*: HTTP 200 with output
+the schema never constrained (llama.cpp's ``llama-server`` turns a named ``tool_choice`` into
+``auto``; Ollama drops the ``schema`` of a ``json_object`` request). So a probe checks the
+answer, not the status code: it sends a schema whose only valid instance is
+``{"zq_probe": "x7"}`` with a prompt that does not ask for JSON, in each shape, and accepts a
+shape only when exactly that instance comes back. A model cannot guess it; only a grammar
+that enforces the schema produces it.
+
+The shapes (``--mode``):
+
+- ``json``: ``response_format: {"type": "json_schema", "json_schema": {"name", "schema"}}``
+  (OpenAI, vLLM, llama.cpp's llama-server, Ollama >= 0.5, LM Studio);
+- ``json_object_schema``: ``response_format: {"type": "json_object", "schema": S}``
+  (llama-cpp-python's ``llama_cpp.server``, which rejects ``json_schema`` with a 500);
+- ``tools``: a function tool with a named ``tool_choice`` (OpenAI, vLLM);
+- ``json_object``: plain JSON mode, the schema only in the prompt (unconstrained: a last resort).
+
+``--mode auto`` (the default) uses the best constrained shape, remembered per endpoint and
+model in ``<cache_dir>/endpoints.json`` so the probe runs once, not once per run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from agent.errors import ConfigError
+from agent.redaction import strip_url_credentials
+
+SHAPES = ("json", "json_object_schema", "tools", "json_object")
+"""Every concrete mode, best first: ``auto`` picks the first one the probe accepts."""
+CONSTRAINED = ("json", "json_object_schema", "tools")
+PROBE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"zq_probe": {"type": "string", "enum": ["x7"]}},
+    "required": ["zq_probe"],
+    "additionalProperties": False,
+}
+PROBE_INSTANCE = {"zq_probe": "x7"}
+PROBE_PROMPT = "Say hello to the reader in one short sentence."
+OPENAI_HOSTS = ("api.openai.com",)
+MEMORY_FILE = "endpoints.json"
+
+
+def json_object_schema(response_format: dict[str, Any]) -> dict[str, Any]:
+    """A ``json_schema`` response format rewritten as llama-cpp-python's ``json_object`` + ``schema``."""
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    return {"type": "json_object", "schema": schema} if schema is not None else response_format
+
+
+def probe_body(model: str, shape: str) -> dict[str, Any]:
+    """The chat-completions body that asks for the probe instance in ``shape``."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": PROBE_PROMPT}],
+        "max_tokens": 24,
+        "temperature": 0,
+    }
+    if shape == "json":
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "zq", "schema": PROBE_SCHEMA}}
+    elif shape == "json_object_schema":
+        body["response_format"] = {"type": "json_object", "schema": PROBE_SCHEMA}
+    elif shape == "tools":
+        body["tools"] = [{"type": "function", "function": {"name": "zq", "parameters": PROBE_SCHEMA}}]
+        body["tool_choice"] = {"type": "function", "function": {"name": "zq"}}
+    elif shape == "json_object":
+        body["response_format"] = {"type": "json_object"}
+    else:
+        raise ConfigError(f"unknown mode {shape!r}: use auto or one of {', '.join(SHAPES)}")
+    return body
+
+
+def probe_answer(reply: Any) -> Any:
+    """The JSON value a probe reply carries (tool-call arguments or the message content), or None."""
+    try:
+        message = reply["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    calls = message.get("tool_calls") or []
+    text = calls[0].get("function", {}).get("arguments") if calls else message.get("content")
+    if not isinstance(text, str):
+        return text if isinstance(text, dict) else None
+    try:
+        return json.loads(text.strip())
+    except ValueError:
+        return None
+
+
+@dataclass
+class Verdict:
+    """What one request shape did: ``constrained`` (the probe instance came back),
+    ``unconstrained`` (200, something else), ``rejected`` (4xx/5xx) or ``timeout``/``error``."""
+
+    shape: str
+    status: str
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class EndpointProfile:
+    """A server as the probe found it: its shapes, its kind and parallel slots where it says."""
+
+    base_url: str
+    model: str
+    verdicts: list[Verdict] = field(default_factory=list)
+    server: str | None = None
+    slots: int | None = None
+    context: int | None = None
+    checked_at: float = 0.0
+
+    @property
+    def mode(self) -> str | None:
+        """The best constrained shape, or None when the server constrains none."""
+        ok = {v.shape for v in self.verdicts if v.status == "constrained"}
+        return next((s for s in CONSTRAINED if s in ok), None)
+
+    @property
+    def latency_s(self) -> float | None:
+        """Seconds of the slowest constrained probe answer (a short reply; real ones are longer)."""
+        times = [v.seconds for v in self.verdicts if v.status == "constrained"]
+        return max(times) if times else None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EndpointProfile:
+        verdicts = [Verdict(**v) for v in data.get("verdicts", [])]
+        return cls(**{**data, "verdicts": verdicts})
+
+
+def _key(base_url: str, model: str) -> str:
+    return f"{strip_url_credentials(base_url.rstrip('/'))} {model}"
+
+
+class EndpointMemory:
+    """What the probe found, per endpoint and model, in ``<cache_dir>/endpoints.json``."""
+
+    def __init__(self, cache_dir: str | Path) -> None:
+        self.path = Path(cache_dir) / MEMORY_FILE
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, base_url: str, model: str) -> EndpointProfile | None:
+        entry = self._load().get(_key(base_url, model))
+        try:
+            return EndpointProfile.from_json(entry) if isinstance(entry, dict) else None
+        except TypeError:  # written by another version
+            return None
+
+    def put(self, profile: EndpointProfile) -> None:
+        """Remember ``profile`` (atomically: a concurrent run reads the old or the new file)."""
+        data = self._load()
+        data[_key(profile.base_url, profile.model)] = profile.to_json()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{time.monotonic_ns()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError:
+            pass  # memory is an optimisation: the next run probes again
+
+
+class EndpointUnreachable(Exception):
+    """No probe got an HTTP answer: the server is down or unreachable, which says nothing about
+    its dialect. Nothing is remembered; the backend fails each paper with this reason."""
+
+
+def is_openai(base_url: str) -> bool:
+    """api.openai.com: its shapes are documented, so ``auto`` needs no probe there."""
+    return (urlsplit(base_url).hostname or "") in OPENAI_HOSTS
+
+
+def resolve_mode(
+    mode: str, base_url: str, model: str, api_key: str | None, cache_dir: str | Path, timeout: float
+) -> tuple[str, EndpointProfile | None]:
+    """The concrete mode for ``mode`` (``auto`` or one of ``SHAPES``) and the endpoint's profile.
+
+    ``auto`` on api.openai.com is ``tools`` (documented, no probe). Elsewhere the remembered
+    profile of this endpoint and model is used, or the endpoint is probed once and remembered.
+    A server that constrains no shape is a ``ConfigError`` naming what each shape did.
+    """
+    if mode != "auto":
+        if mode not in SHAPES:
+            raise ConfigError(f"unknown mode {mode!r}: use auto or one of {', '.join(SHAPES)}")
+        return mode, None
+    if is_openai(base_url):
+        return "tools", None
+    memory = EndpointMemory(cache_dir)
+    profile = memory.get(base_url, model)
+    if profile is None or profile.mode is None:
+        from agent.backends.probe import probe_endpoint
+
+        profile = probe_endpoint(base_url, model, api_key, timeout=min(timeout, 30.0))
+        if all(v.status in ("error", "timeout") for v in profile.verdicts):
+            why = profile.verdicts[0].detail if profile.verdicts else "no answer"
+            raise EndpointUnreachable(
+                f"--mode auto could not reach {strip_url_credentials(base_url)} to probe it: {why}"
+            )
+        if profile.mode is not None:
+            memory.put(profile)
+    if profile.mode is None:
+        tried = "; ".join(f"{v.shape}: {v.status} ({v.detail})" for v in profile.verdicts)
+        raise ConfigError(
+            f"--mode auto: {strip_url_credentials(base_url)} constrained no structured-output shape for "
+            f"{model} ({tried}); run `paper-agent check` for details, or pass --mode json_object"
+        )
+    return profile.mode, profile
