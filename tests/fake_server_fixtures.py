@@ -58,6 +58,7 @@ def clean_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]
     env["COLUMNS"] = "200"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(FAST_RETRY_ENV)
+    env["PAPER_AGENT_MODE"] = "tools"  # the fakes' dialect, as in conftest.isolated_env
     env.update(extra or {})
     return env
 

@@ -36,18 +36,24 @@ def line(output: str, name: str) -> str:
 # --------------------------------------------------------------------------- fake server, CLI
 
 
-def test_check_recommends_tools_when_the_server_rejects_json_schema(tmp_path):
+def shape(output: str, name: str) -> str:
+    return next(ln for ln in output.splitlines() if ln.split()[1:3] == ["shape", name])
+
+
+def test_check_probes_each_shape_and_recommends_the_best_constrained_one(tmp_path):
     with FakeServer(reject_modes=["json_schema"], ratelimit_requests=6000) as server:
         r = check_cli(tmp_path, server)
-        assert server.total_requests == 6  # 3 papers in tools and json_object; json rejected before counting
+        # probes of json_object_schema and tools, then the 3 seed papers in the chosen shape
+        # (json is rejected before the server counts it; plain JSON is not probed once one works)
+        assert server.total_requests == 5
     assert r.returncode == 0, r.stdout + r.stderr
-    assert line(r.stdout, "tools").startswith("ok") and "3/3 valid" in line(r.stdout, "tools")
-    json_line = line(r.stdout, "json")
-    assert json_line.startswith("FAIL") and "400: the server rejects JSON-schema mode" in json_line
-    assert "use --mode tools or --mode json_object" in json_line
-    assert line(r.stdout, "json_object").startswith("ok")
+    assert shape(r.stdout, "json").startswith("FAIL") and "rejected: HTTP 400" in shape(r.stdout, "json")
+    assert shape(r.stdout, "json_object_schema").startswith("ok") and "constrained" in r.stdout
+    assert line(r.stdout, "json_object_schema").startswith("ok")
+    assert "3/3 valid" in line(r.stdout, "json_object_schema")
     assert "x-ratelimit-limit-requests=6000/min" in r.stdout
-    assert "recommendation: --mode tools --concurrency" in r.stdout
+    assert "recommendation: --mode json_object_schema --concurrency" in r.stdout
+    assert "--mode auto, the default, picks json_object_schema" in r.stdout
 
 
 def test_check_in_json_mode_only_passes_and_recommends_json(tmp_path):
@@ -67,7 +73,8 @@ def test_check_of_a_mode_the_server_rejects_exits_1_with_the_fix(tmp_path):
     assert r.returncode == 1, r.stdout
     tools = line(r.stdout, "tools")
     assert tools.startswith("FAIL") and "400: the server rejects tool calling" in tools
-    assert "tools param requires --jinja flag" in tools and "use --mode json or --mode json_object" in tools
+    assert "tools param requires --jinja flag" in tools
+    assert "use --mode json or --mode json_object_schema or --mode json_object" in tools
     assert "recommendation: no mode gave valid answers" in r.stdout
 
 
@@ -112,7 +119,7 @@ def test_unreachable_host_fails_in_one_line(api):
 def test_model_not_listed_is_named_with_what_the_server_lists(api):
     api.get("/models").mock(return_value=models("llama3.1:8b", "qwen3:4b"))
     api.post("/chat/completions").mock(return_value=error_response(404, "model 'gpt-4o-mini' not found"))
-    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY)
+    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY, mode="tools")
     assert report.exit_code == 1
     text = "\n".join(report.lines())
     assert "'gpt-4o-mini' is not listed (the server lists: llama3.1:8b, qwen3:4b)" in text
@@ -157,7 +164,7 @@ def test_an_unpriced_model_says_so(api):
 def test_key_echoed_in_a_chat_error_never_reaches_the_report(api):
     api.get("/models").mock(return_value=httpx.Response(404, text="not found"))
     api.post("/chat/completions").mock(return_value=error_response(401, f"Incorrect API key provided: {API_KEY}"))
-    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY)
+    report = check_endpoint(base_url=BASE_URL, model="gpt-4o-mini", api_key=API_KEY, mode="tools")
     text = "\n".join(report.lines())
     assert report.exit_code == 1 and API_KEY not in text and "401: key rejected" in text
 

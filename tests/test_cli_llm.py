@@ -59,6 +59,7 @@ def test_run_against_a_dead_endpoint_never_writes_the_key(tmp_path, inputs):
         OPENAI_BASE_URL=f"http://127.0.0.1:{_closed_port()}/v1",
         PAPER_AGENT_RETRY_ATTEMPTS="1",
         PAPER_AGENT_CACHE_DIR=str(cache),
+        PAPER_AGENT_MODE="tools",  # --mode auto would fail each paper at its probe (tested apart)
     )
     exe = Path(sys.executable).with_name("paper-agent")
     proc = subprocess.run(
