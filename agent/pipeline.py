@@ -41,6 +41,7 @@ class RunStats:
     new: int = 0
     reused: int = 0
     skipped_files: int = 0
+    left_out: int = 0  # triaged (and cached) but not written: --only / --min-confidence
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0

@@ -77,7 +77,9 @@ def _collect_summary(report, output: Path | None) -> None:  # noqa: ANN001
         err.print(f"wrote {report.stats.total} results to {escape(str(output))}", highlight=False)
 
 
-def refuse_with_batch(*, retry_errors: Path | None, concurrency: int | None) -> None:
+def refuse_with_batch(
+    *, retry_errors: Path | None, concurrency: int | None, only: str | None = None, min_confidence: float | None = None
+) -> None:
     """``run`` options a batch has no use for: refused in one line, never silently dropped.
 
     ``--concurrency`` defaults to None in the CLI, so only an explicit one is refused.
@@ -91,6 +93,11 @@ def refuse_with_batch(*, retry_errors: Path | None, concurrency: int | None) -> 
         )
     if concurrency is not None:
         raise ConfigError("--concurrency does not apply with --batch: the Batch API schedules the requests itself")
+    if only is not None or min_confidence is not None:
+        raise ConfigError(
+            "--only/--min-confidence do not apply with --batch yet: collect the batch, then run again "
+            "on the same inputs with the filter (every result comes from the cache)"
+        )
 
 
 def run_batch(inputs, agent, output, fmt, input_format, poll, fetch) -> None:  # noqa: ANN001

@@ -26,6 +26,26 @@ eval_app = typer.Typer(
 batch_app = typer.Typer(
     no_args_is_help=True, help="Bulk triage: OpenAI Batch API jobs (half price) and request files for any engine."
 )
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print the version and stop before any command runs (an eager option)."""
+    if value:
+        from agent.version import __version__
+
+        typer.echo(f"paper-agent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _top(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+    ),
+) -> None:
+    """Triage arXiv digests: method-type labels, English TL;DRs, cached results, evals."""
+
+
 app.add_typer(cache_app, name="cache")
 app.add_typer(eval_app, name="eval")
 app.add_typer(batch_app, name="batch")
@@ -73,6 +93,8 @@ def print_summary(stats, elapsed_label: str = "elapsed", reused_from: Path | Non
         table.add_row(f"reused from {escape(str(reused_from))}", str(stats.reused))
     if stats.skipped_files:
         table.add_row("skipped files (see warnings)", str(stats.skipped_files))
+    if stats.left_out:
+        table.add_row("left out by --only / --min-confidence", str(stats.left_out))
     if stats.prompt_tokens or stats.completion_tokens:
         table.add_row("tokens prompt / completion", f"{stats.prompt_tokens} / {stats.completion_tokens}")
         cost = f"${stats.cost_usd:.4f}" + (f" (+{stats.unpriced} unpriced)" if stats.unpriced else "")

@@ -32,7 +32,7 @@ InputsArg = typer.Argument(
     ..., help="Digest files or folders (every file inside), or arXiv sources: arxiv:cs.IR,cs.CL or arxiv:ID,ID"
 )
 OutputOpt = typer.Option(None, "-o", "--output", help="Output file (default: stdout)")
-FormatOpt = typer.Option(None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)")
+FormatOpt = typer.Option(None, "--format", "-f", help="jsonl | csv | md | html (default: from the -o extension)")
 InputFormatOpt = typer.Option(None, "--input-format", help="digest-md | table-md | jsonl | json | atom")
 ModeOpt = typer.Option(None, "--mode", help="tools | json | json_object (structured-output mode)")
 ConcurrencyOpt = typer.Option(None, "--concurrency", "-j", help="Calls in flight (default 8)")
@@ -45,6 +45,10 @@ BatchOpt = typer.Option(
     False, "--batch", help="Go through the OpenAI Batch API (half price, up to 24 h): submit, wait, collect"
 )
 PollOpt = typer.Option(30.0, "--poll", help="With --batch: seconds between status checks")
+OnlyOpt = typer.Option(None, "--only", help="Write only papers with these labels: rag,rl_rec (any output format)")
+MinConfidenceOpt = typer.Option(
+    None, "--min-confidence", help="Write only papers labelled with this confidence or more"
+)
 
 
 @app.command()
@@ -73,6 +77,8 @@ def run(
     cross_lists: bool = CrossOpt,
     batch: bool = BatchOpt,
     poll: float = PollOpt,
+    only: str | None = OnlyOpt,
+    min_confidence: float | None = MinConfidenceOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Triage papers: label each by method type and write an English TL;DR.
@@ -95,16 +101,17 @@ def run(
         "refresh": refresh,
         "cache_dir": cache_dir,
     }
+    filters = {"only": only.split(",") if only else None, "min_confidence": min_confidence}
     if batch:
-        refuse_with_batch(retry_errors=retry_errors, concurrency=concurrency)
+        refuse_with_batch(retry_errors=retry_errors, concurrency=concurrency, only=only, min_confidence=min_confidence)
         with make_agent(backend=backend or "openai", **options) as agent:
             run_batch(inputs, agent, output, fmt, input_format, poll, fetch)
         return
     with make_agent(backend=backend, concurrency=concurrency, **options) as agent:
-        _run_online(inputs, agent, output or retry_errors, fmt, input_format, retry_errors, fetch)
+        _run_online(inputs, agent, output or retry_errors, fmt, input_format, retry_errors, fetch, filters)
 
 
-def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -> None:  # noqa: ANN001
+def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch, filters) -> None:  # noqa: ANN001
     """``run`` without ``--batch``: triage with a progress bar, then the summary."""
     from agent.triage import triage
 
@@ -124,6 +131,7 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -
                 on_result=lambda _r: progress.advance(task),
                 fetch=fetch,
                 on_note=lambda line: err.print(f"arXiv: {escape(line)}", highlight=False, soft_wrap=True),
+                **filters,
             )
     except KeyboardInterrupt:
         err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
@@ -137,7 +145,7 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -
         return
     print_summary(stats, reused_from=retry_errors)
     if output is not None:
-        err.print(f"wrote {stats.total} results to {escape(str(output))}", highlight=False)
+        err.print(f"wrote {stats.total - stats.left_out} results to {escape(str(output))}", highlight=False)
 
 
 def _kept_rows(output: Path | None) -> str:
