@@ -33,7 +33,7 @@ from agent.evaluate import (
     write_reports,
 )
 from agent.inputs import detect_format, iter_papers, load_papers, parse_text
-from agent.outputs import render_markdown
+from agent.outputs import render_html, render_markdown
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
 from agent.settings import Settings
@@ -117,6 +117,7 @@ __all__ = [
     "load_results",
     "load_taxonomy",
     "parse_text",
+    "render_html",
     "render_markdown",
     "run_eval",
     "score_file",
