@@ -208,3 +208,26 @@ def test_cli_accepts_an_upper_case_format(cli, digest):
     proc = cli("run", digest, "-f", "CSV", "--backend", "offline")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("id,title,")
+
+
+def test_html_page_is_self_contained_and_escaped():
+    import re
+
+    hostile = PaperResult(
+        id="2501.00001",
+        title='<script>alert(1)</script> "quoted"',
+        authors=["<img src=x onerror=alert(1)>"],
+        url="javascript:alert(1)",
+        primary="rag",
+        confidence=0.3,
+        tldr="See <a href='https://evil.example'>this</a>.",
+        evidence="</p><iframe src=https://evil.example>",
+    )
+    page = render_html([hostile], load_taxonomy())
+    assert page.count("<script>") == 1 and "<img" not in page and "<iframe" not in page and "<a href='" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;quoted&quot;" in page
+    assert "javascript:" not in page  # not a link, and not in any attribute
+    # Nothing to fetch: no src= at all, no stylesheet link, and a policy that allows no network.
+    assert not re.search(r"<[a-z]+[^>]*\ssrc=|<link\b|@import|url\(", page)
+    assert "default-src 'none'" in page
+    assert 'class="paper low"' in page and "low confidence" in page
