@@ -112,6 +112,13 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -
         note(agent.notice)
     progress = progress_bar()
     task = progress.add_task("papers", total=None)
+    written = 0
+
+    def advance(_result: object) -> None:
+        nonlocal written
+        written += 1
+        progress.advance(task)
+
     try:
         with progress:
             stats = triage(
@@ -121,7 +128,7 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -
                 fmt=fmt,
                 input_format=input_format,
                 retry_errors=retry_errors,
-                on_result=lambda _r: progress.advance(task),
+                on_result=advance,
                 fetch=fetch,
                 on_note=lambda line: err.print(f"arXiv: {escape(line)}", highlight=False, soft_wrap=True),
             )
@@ -129,7 +136,8 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -
         err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
         raise typer.Exit(130) from None
     except PaperAgentError:
-        if output is not None and _kept_rows(output):
+        # Only this run's rows: a .partial there may be another run's (refused by the output lock).
+        if output is not None and written and _kept_rows(output):
             err.print(f"note: finished results are in the cache{_kept_rows(output)}", highlight=False, soft_wrap=True)
         raise
     if stats.total == 0 and stats.skipped_files == 0:

@@ -1,0 +1,49 @@
+"""The CLI as real processes racing each other or receiving signals, against the fake server.
+
+Each test is bounded to a few seconds: short fake latency, few papers, and every child killed
+in a ``finally`` if it outlives the test.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+from fake_server_fixtures import FakeServer, clean_env, openai_args, paper_agent_cmd, read_jsonl, run_cli, write_papers
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        paper_agent_cmd() + args,
+        cwd=cwd,
+        env=clean_env(cwd),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A test run in the background inherits SIGINT ignored; give the child the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def test_a_second_run_on_the_same_output_is_refused_and_rows_never_interleave(tmp_path: Path) -> None:
+    papers = write_papers(tmp_path / "papers.jsonl", 40, seed=41)
+    with FakeServer(latency=0.2, seed=4) as server:  # ~4 s of work at -j 2: the second run lands mid-run
+        args = ["run", "papers.jsonl", *openai_args(server, jobs=2, cache_dir=tmp_path / "cache"), "-o", "same.jsonl"]
+        first = start(args, tmp_path)
+        try:
+            assert server.wait_for(lambda s: sum(s.successes.values()) >= 2, timeout=30)
+            second = run_cli(args, tmp_path, timeout=30)
+            _, first_err = first.communicate(timeout=60)
+        finally:
+            if first.poll() is None:
+                first.kill()
+    assert second.returncode == 3, second.stderr
+    assert f"another paper-agent run (pid {first.pid}) is writing this output" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1 and "Traceback" not in second.stderr
+    assert first.returncode == 0, first_err
+    rows = read_jsonl(tmp_path / "same.jsonl")
+    assert [r["id"] for r in rows] == [p["id"] for p in papers]
+    assert sorted(p.name for p in tmp_path.glob("same.jsonl*")) == ["same.jsonl"]  # no lock, no partial left
+    again = run_cli(args, tmp_path, timeout=30)  # the lock went with the first run
+    assert again.returncode == 0, again.stderr
