@@ -33,7 +33,7 @@ from agent.bulk.manifest import (
 from agent.bulk.records import TERMINAL, BatchRecord, RecordStore
 from agent.cache import ResultCache
 from agent.errors import BatchError, BatchNotReady, ConfigError
-from agent.inputs import read_inputs
+from agent.inputs import InputFile, read_inputs, refuse_output_among_inputs
 from agent.outputs import make_writer
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
@@ -232,7 +232,8 @@ def write_results(
             if result.status in ("invalid", "error"):
                 report.problems.append((paper.id, result.status, result.error or ""))
     except BaseException:
-        writer.close()
+        # Like ``run``: an unfinished output is never published under its final name.
+        writer.fail() if report.stats.total else writer.abort()
         raise
     writer.close()
 
@@ -354,8 +355,11 @@ def batch_export(
     """Write one OpenAI-batch-format request file (and its manifest) for the uncached papers."""
     output = Path(output)
     counts = BuildCounts()
-    papers = read_inputs(inputs, input_format, settings=agent.settings, cache=agent.cache is not None).papers
-    stream = request_lines(agent, papers, counts)
+    read = read_inputs(inputs, input_format, settings=agent.settings, cache=agent.cache is not None)
+    # The request file and its manifest replace whatever is there: never an input digest.
+    for target in (output, manifest_path_for(output)):
+        refuse_output_among_inputs(read.files, target)
+    stream = request_lines(agent, read.papers, counts)
     first = next(stream, None)  # a bad input path fails before any file is created
     pair = FilePair(output, manifest_path_for(output), manifest_header(agent))
     try:
@@ -404,7 +408,11 @@ def batch_import(
     """
     requests = Path(requests)
     files = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
-    man = Manifest(manifest or manifest_path_for(requests))
+    manifest = Path(manifest or manifest_path_for(requests))
+    # Overwriting a results file, the request file or the manifest would lose the only copy
+    # (and every later import): refused like ``run``'s output among its inputs, before reading.
+    refuse_output_among_inputs([InputFile(p, named=True) for p in (*files, requests, manifest)], output)
+    man = Manifest(manifest)
     _check_requests(requests, man, files)
     agent = man.agent(settings)
     report = CollectReport()

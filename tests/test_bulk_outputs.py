@@ -1,0 +1,79 @@
+"""What the bulk commands write and say: outputs that would destroy their own inputs, re-runs
+after an interrupted ``run --batch``, whole-batch failures, warnings and summaries.
+
+The OpenAI Batch API is played by ``test_bulk.BatchService`` (respx).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llm_fakes import (  # noqa: I001
+    API_KEY,
+    BASE_URL,
+    _isolate_llm,  # noqa: F401  (autouse: respx needs the httpx transport)
+    make_agent,
+    make_paper,
+    make_settings,
+    write_papers,
+)
+from test_bulk import BatchService, engine_results
+from typer.testing import CliRunner, Result
+
+from agent.bulk import batch_export, batch_import
+from agent.cli import app
+from agent.errors import InputError
+
+
+@pytest.fixture
+def service(api: Any) -> BatchService:
+    api._assert_all_called = False
+    return BatchService(api)
+
+
+@pytest.fixture
+def papers(tmp_path: Path) -> tuple[Path, list]:
+    ps = [make_paper(i) for i in range(6)]
+    return write_papers(tmp_path / "papers.jsonl", ps), ps
+
+
+def cli(*args: object) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args], env={"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": BASE_URL})
+
+
+# --------------------------------------------------------------------------- outputs among inputs
+
+
+@pytest.mark.parametrize("victim", ["results.jsonl", "requests.jsonl", "requests.manifest.jsonl"])
+def test_import_refuses_an_output_that_is_one_of_its_inputs(tmp_path: Path, papers: Any, victim: str) -> None:
+    path, _ = papers
+    exported = batch_export([path], make_agent(tmp_path), tmp_path / "requests.jsonl")
+    engine_results(exported.requests, tmp_path / "results.jsonl")
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("re*.jsonl")}
+    result = cli(
+        "batch", "import", tmp_path / "results.jsonl", "--requests", exported.requests, "-o", tmp_path / victim
+    )
+    assert isinstance(result.exception, InputError) and result.exception.exit_code == 2
+    assert "is also an input file" in str(result.exception) and "\n" not in str(result.exception)
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("re*.jsonl")} == before
+    # ... so a later import still works.
+    report = batch_import(
+        tmp_path / "results.jsonl", exported.requests, settings=make_settings(tmp_path), output=tmp_path / "out.jsonl"
+    )
+    assert report.stats.statuses["ok"] == 6
+
+
+@pytest.mark.parametrize("name", ["e.jsonl", "e.manifest.jsonl"])
+def test_export_refuses_to_overwrite_an_input_digest(tmp_path: Path, papers: Any, name: str) -> None:
+    path, _ = papers
+    digest = tmp_path / name
+    digest.write_bytes(path.read_bytes())
+    before = digest.read_bytes()
+    with pytest.raises(InputError, match="is also an input file"):
+        batch_export([digest], make_agent(tmp_path), tmp_path / "e.jsonl")
+    assert digest.read_bytes() == before
+    result = cli("batch", "export", digest, "-o", tmp_path / "e.jsonl")
+    assert isinstance(result.exception, InputError) and result.exception.exit_code == 2
+    assert digest.read_bytes() == before
