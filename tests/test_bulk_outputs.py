@@ -6,6 +6,7 @@ The OpenAI Batch API is played by ``test_bulk.BatchService`` (respx).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,12 @@ from llm_fakes import (  # noqa: I001
     make_settings,
     write_papers,
 )
-from test_bulk import BatchService, engine_results
+from test_bulk import BatchService, engine_results, noop, read_jsonl, setup
 from typer.testing import CliRunner, Result
 
-from agent.bulk import batch_export, batch_import
+from agent.bulk import batch_export, batch_import, triage_batch
 from agent.cli import app
-from agent.errors import InputError
+from agent.errors import BatchError, InputError
 
 
 @pytest.fixture
@@ -77,3 +78,66 @@ def test_export_refuses_to_overwrite_an_input_digest(tmp_path: Path, papers: Any
     result = cli("batch", "export", digest, "-o", tmp_path / "e.jsonl")
     assert isinstance(result.exception, InputError) and result.exception.exit_code == 2
     assert digest.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- run --batch again
+
+
+def interrupt(_: float) -> None:
+    raise KeyboardInterrupt  # Ctrl-C while waiting for the batch
+
+
+def test_run_batch_again_after_ctrl_c_collects_the_open_batch(
+    tmp_path: Path, service: BatchService, papers: Any
+) -> None:
+    path, ps = papers
+    agent, _, batch_api = setup(tmp_path)
+    service.status = "in_progress"
+    with pytest.raises(KeyboardInterrupt):
+        triage_batch([path], agent, output=tmp_path / "rb.jsonl", api=batch_api, sleep=interrupt)
+    assert len(service.batches) == 1 and not (tmp_path / "rb.jsonl").exists()
+    service.status = "completed"
+    submitted: list[Any] = []
+    report = triage_batch(
+        [path],
+        make_agent(tmp_path),
+        output=tmp_path / "rb.jsonl",
+        api=batch_api,
+        sleep=noop,
+        on_submit=submitted.append,
+    )
+    rows = read_jsonl(tmp_path / "rb.jsonl")
+    assert [(r["id"], r["status"]) for r in rows] == [(p.id, "ok") for p in ps]
+    assert submitted[0].records == [] and [r.batch_id for r in submitted[0].attached] == ["batch_0"]
+    assert report.stats.statuses["ok"] == len(ps) and len(service.batches) == 1  # nothing submitted twice
+
+
+def test_run_batch_on_a_batch_rejected_as_a_whole_is_an_error_and_writes_nothing(
+    tmp_path: Path, service: BatchService, papers: Any
+) -> None:
+    path, _ = papers
+    service.status = "failed"
+    service.errors = [{"code": "too_many_tasks", "message": "Enqueued token limit reached"}]
+    result = cli("run", path, "--batch", "--poll", "0", "-o", tmp_path / "rb.md")
+    assert isinstance(result.exception, BatchError) and result.exception.exit_code == 2
+    message = str(result.exception)
+    assert "batch_0 failed before running (too_many_tasks: Enqueued token limit reached)" in message
+    assert "\n" not in message and not list(tmp_path.glob("rb.md*"))
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def test_run_batch_elapsed_time_counts_the_wait(tmp_path: Path, service: BatchService, papers: Any) -> None:
+    path, _ = papers
+    service.status = "in_progress"
+
+    def wait(_: float) -> None:
+        time.sleep(0.3)
+        service.status = "completed"
+
+    report = triage_batch(
+        [path], make_agent(tmp_path), output=tmp_path / "out.jsonl", api=setup(tmp_path)[2], sleep=wait
+    )
+    assert report.stats.statuses["ok"] == 6
+    assert report.stats.elapsed_s >= 0.3

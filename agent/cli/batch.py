@@ -102,7 +102,13 @@ def run_batch(inputs, agent, output, fmt, input_format, poll, fetch) -> None:  #
     def submitted(rep) -> None:  # noqa: ANN001
         for batch_id in rep.batch_ids:
             err.print(f"submitted {batch_id}", highlight=False)
-        if not rep.records:
+        for record in rep.attached:
+            err.print(
+                f"waiting for {record.batch_id or record.local_id}: an earlier run submitted "
+                "some of these papers in it",
+                highlight=False,
+            )
+        if not rep.records and not rep.attached:
             err.print(
                 f"nothing to submit: {rep.counts.cached} cached, {rep.counts.skipped} without abstract", highlight=False
             )
