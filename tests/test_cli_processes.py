@@ -47,3 +47,53 @@ def test_a_second_run_on_the_same_output_is_refused_and_rows_never_interleave(tm
     assert sorted(p.name for p in tmp_path.glob("same.jsonl*")) == ["same.jsonl"]  # no lock, no partial left
     again = run_cli(args, tmp_path, timeout=30)  # the lock went with the first run
     assert again.returncode == 0, again.stderr
+
+
+def interrupt_midway(proc: subprocess.Popen[str], server: FakeServer, sig: int) -> str:
+    """Send ``sig`` once the server has answered a few chat requests; the child's stderr."""
+    try:
+        assert server.wait_for(lambda s: sum(s.successes.values()) >= 4, timeout=60)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return stderr
+
+
+def test_sigterm_mid_run_says_interrupted_and_exits_143(tmp_path: Path) -> None:
+    write_papers(tmp_path / "papers.jsonl", 200, seed=42)
+    with FakeServer(latency=0.2, seed=5) as server:  # 20 s of work: the signal always lands mid-run
+        args = ["run", "papers.jsonl", *openai_args(server, jobs=2, cache_dir=tmp_path / "cache"), "-o", "out.jsonl"]
+        proc = start(args, tmp_path)
+        stderr = interrupt_midway(proc, server, signal.SIGTERM)
+    assert proc.returncode == 143, stderr
+    assert "interrupted: finished results are in the cache and out.jsonl.partial; run again to resume" in stderr
+    assert "Traceback" not in stderr and not (tmp_path / "out.jsonl").exists()
+
+
+def test_sigint_during_batch_collect_repair_says_interrupted_and_exits_130(tmp_path: Path) -> None:
+    from agent import Agent, batch_submit
+
+    write_papers(tmp_path / "papers.jsonl", 200, seed=43)
+    cache = tmp_path / "cache"
+    # Every line expires unanswered, so --repair asks all 200 online: ~5 s at 0.2 s a call.
+    with FakeServer(latency=0.2, seed=6, batch_fate="expired") as server:
+        agent = Agent(backend="openai", base_url=server.base_url, api_key="sk-test", model="fake", cache_dir=cache)
+        (batch_id,) = batch_submit([tmp_path / "papers.jsonl"], agent).batch_ids
+        agent.close()
+        args = ["batch", "collect", batch_id, "--repair", "-o", "out.jsonl", "--cache-dir", str(cache)]
+        env = clean_env(tmp_path, {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": server.base_url})
+        proc = subprocess.Popen(
+            paper_agent_cmd() + args,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        stderr = interrupt_midway(proc, server, signal.SIGINT)
+    assert proc.returncode == 130, stderr
+    assert "interrupted: finished results are in the cache" in stderr and "run again to resume" in stderr
+    assert "Traceback" not in stderr and not (tmp_path / "out.jsonl").exists()

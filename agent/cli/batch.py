@@ -15,6 +15,8 @@ from agent.cli.common import (
     TaxonomyOpt,
     batch_app,
     err,
+    interrupt_status,
+    interrupted,
     make_agent,
     note,
     print_summary,
@@ -132,12 +134,12 @@ def run_batch(inputs, agent, output, fmt, input_format, poll, fetch) -> None:  #
                 on_submit=submitted,
                 on_progress=waiting,
             )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print(
-            "interrupted: the batches keep running; `paper-agent batch status` shows them and "
-            "`paper-agent batch collect ID` fetches their results"
+            "interrupted: the batches keep running; run the same command again to collect them, or "
+            "`paper-agent batch status` shows them and `paper-agent batch collect ID` fetches their results"
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupt_status(exc)) from None
     _collect_summary(report, output)
 
 
@@ -231,7 +233,10 @@ def batch_collect_cmd(
     from agent.bulk import batch_collect
 
     setup_logging(False)
-    report = batch_collect(ids, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair)
+    try:
+        report = batch_collect(ids, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair)
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, output) from None
     _collect_summary(report, output)
 
 
@@ -301,7 +306,10 @@ def batch_import_cmd(
     from agent.bulk import batch_import
 
     setup_logging(False)
-    report = batch_import(
-        results, requests, manifest=manifest, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair
-    )
+    try:
+        report = batch_import(
+            results, requests, manifest=manifest, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair
+        )
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, output) from None
     _collect_summary(report, output)
