@@ -6,6 +6,8 @@ The OpenAI Batch API is played by ``test_bulk.BatchService`` (respx).
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -141,3 +143,55 @@ def test_run_batch_elapsed_time_counts_the_wait(tmp_path: Path, service: BatchSe
     )
     assert report.stats.statuses["ok"] == 6
     assert report.stats.elapsed_s >= 0.3
+
+
+# --------------------------------------------------------------------------- import warnings
+
+
+def bulk_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "agent.bulk" and r.levelno == logging.WARNING]
+
+
+def exported_with_results(tmp_path: Path, papers: Any) -> Path:
+    path, _ = papers
+    exported = batch_export([path], make_agent(tmp_path), tmp_path / "requests.jsonl")
+    engine_results(exported.requests, tmp_path / "results.jsonl")
+    return exported.requests
+
+
+def test_import_of_an_empty_results_file_says_so(tmp_path: Path, papers: Any, caplog: Any) -> None:
+    requests = exported_with_results(tmp_path, papers)
+    (tmp_path / "empty.jsonl").write_text("")
+    with caplog.at_level(logging.WARNING, logger="agent.bulk"):
+        report = batch_import(tmp_path / "empty.jsonl", requests, settings=make_settings(tmp_path))
+    assert report.stats.statuses["error"] == 6
+    (warning,) = bulk_warnings(caplog)
+    assert "empty.jsonl: the results file has no result lines" in warning
+
+
+def test_import_warns_when_a_custom_id_is_answered_twice_differently(tmp_path: Path, papers: Any, caplog: Any) -> None:
+    requests = exported_with_results(tmp_path, papers)
+    rows = read_jsonl(tmp_path / "results.jsonl")
+    changed = json.loads(json.dumps(rows[0]))
+    changed["response"]["body"]["choices"][0]["message"]["role"] = "assistant "  # another answer
+    same = rows[1]  # a plain repeat: harmless, no warning
+    (tmp_path / "dup.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*rows, changed, same]))
+    with caplog.at_level(logging.WARNING, logger="agent.bulk"):
+        batch_import(tmp_path / "dup.jsonl", requests, settings=make_settings(tmp_path))
+    (warning,) = bulk_warnings(caplog)
+    assert f"dup.jsonl:7: custom_id {rows[0]['custom_id']!r} answered again, differently" in warning
+    assert "the first reply is kept" in warning
+
+
+def test_import_of_the_wrong_results_file_warns_once(tmp_path: Path, papers: Any, caplog: Any) -> None:
+    requests = exported_with_results(tmp_path, papers)
+    rows = read_jsonl(tmp_path / "results.jsonl")
+    for row in rows:
+        row["custom_id"] = "9999.00001:" + row["custom_id"].split(":")[1][::-1]
+    (tmp_path / "other.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
+    with caplog.at_level(logging.WARNING, logger="agent.bulk"):
+        batch_import(tmp_path / "other.jsonl", requests, settings=make_settings(tmp_path))
+    warnings = bulk_warnings(caplog)
+    assert len(warnings) == 2, warnings
+    assert "other.jsonl: line 7 is not a JSON object: skipped" in warnings[0]
+    assert "other.jsonl: 6 line(s) with a custom_id not in requests.manifest.jsonl skipped" in warnings[1]
