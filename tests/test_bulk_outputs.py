@@ -16,16 +16,17 @@ import pytest
 from llm_fakes import (  # noqa: I001
     API_KEY,
     BASE_URL,
+    EchoModel,
     _isolate_llm,  # noqa: F401  (autouse: respx needs the httpx transport)
     make_agent,
     make_paper,
     make_settings,
     write_papers,
 )
-from test_bulk import BatchService, engine_results, noop, read_jsonl, setup
+from test_bulk import BatchService, engine_results, noop, read_jsonl, reply_for, setup
 from typer.testing import CliRunner, Result
 
-from agent.bulk import batch_export, batch_import, triage_batch
+from agent.bulk import batch_collect, batch_export, batch_import, batch_submit, triage_batch
 from agent.cli import app
 from agent.errors import BatchError, InputError
 
@@ -195,3 +196,31 @@ def test_import_of_the_wrong_results_file_warns_once(tmp_path: Path, papers: Any
     assert len(warnings) == 2, warnings
     assert "other.jsonl: line 7 is not a JSON object: skipped" in warnings[0]
     assert "other.jsonl: 6 line(s) with a custom_id not in requests.manifest.jsonl skipped" in warnings[1]
+
+
+def test_a_second_collect_does_not_report_the_first_ones_cost(
+    tmp_path: Path, service: BatchService, papers: Any
+) -> None:
+    path, ps = papers
+    agent, settings, batch_api = setup(tmp_path)
+    batch_submit([path], agent, api=batch_api)
+    first = batch_collect(["batch_0"], settings=settings, api=batch_api, output=tmp_path / "a.jsonl")
+    second = batch_collect(["batch_0"], settings=settings, api=batch_api, output=tmp_path / "b.jsonl")
+    assert first.stats.cost_usd > 0 and first.stats.new == len(ps)
+    assert (second.stats.cost_usd, second.stats.new, second.stats.cached) == (0.0, 0, len(ps))
+    assert second.stats.statuses["ok"] == len(ps)
+
+
+def test_collect_repair_that_fixes_every_paper_suggests_nothing_more(
+    tmp_path: Path, service: BatchService, api: Any, papers: Any
+) -> None:
+    path, ps = papers
+    service.status = "expired"
+    service.result = lambda cid, body: ("missing", None) if cid < ps[3].id else ("ok", reply_for(body))
+    api.post("/chat/completions").mock(side_effect=EchoModel())
+    agent, settings, batch_api = setup(tmp_path)
+    batch_submit([path], agent, api=batch_api)
+    result = cli("batch", "collect", "batch_0", "--repair", "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 0, result.output
+    assert {r["status"] for r in read_jsonl(tmp_path / "out.jsonl")} == {"ok"}
+    assert "--repair" not in result.output and "expired" not in result.output

@@ -49,6 +49,7 @@ class Outcome:
     status: str  # ok | invalid | error | skipped
     error: str | None = None
     usage: Usage | None = None
+    earlier: bool = False  # its batch was collected before: that collect counted (and costed) it
 
 
 @dataclass
@@ -288,7 +289,9 @@ def write_results(
         for key, paper, outcome, missing in items:
             result = _result_for(agent, paper, key, outcome, missing, repaired)
             writer.write(result)
-            report.stats.add(result)
+            # Rows stay as the first collect wrote them; the summary counts only what is new.
+            again = outcome is not None and outcome.earlier and key not in repaired
+            report.stats.add(result.model_copy(update={"cached": True}) if again else result)
             if result.status in ("invalid", "error"):
                 report.problems.append((paper.id, result.status, result.error or ""))
     except BaseException:
@@ -344,6 +347,8 @@ def _read_part(record: BatchRecord, settings: Settings, api: BatchAPI | None, re
     except BaseException:
         part.agent.close()
         raise
+    for outcome in part.outcomes.values():
+        outcome.earlier = record.collected_at is not None
     note = record.next_step()
     if note:
         report.notes.append(note)
@@ -397,6 +402,8 @@ def batch_collect(
             for _, key, paper in part.manifest
         )
         write_results(parts[0].agent, items, repaired, output, fmt, report)
+        if not report.problems:
+            report.notes.clear()  # "papers without a result ... or --repair": none is left
         for part in parts:
             _close_record(part)
     finally:

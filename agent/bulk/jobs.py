@@ -314,6 +314,8 @@ def triage_batch(
                 yield key, paper, outcomes.get(key), reasons.get(key, "not submitted: already in another open batch")
 
     write_results(agent, items(), repaired, output, fmt, report)
+    if not report.problems:
+        report.notes.clear()  # "papers without a result ... or --repair": none is left
     report.stats.finish()
     return report
 
