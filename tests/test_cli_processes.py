@@ -1,4 +1,4 @@
-"""The CLI as real processes racing each other or receiving signals, against the fake server.
+"""The CLI as real processes: racing each other, receiving signals, refusing options it cannot honour.
 
 Each test is bounded to a few seconds: short fake latency, few papers, and every child killed
 in a ``finally`` if it outlives the test.
@@ -10,7 +10,20 @@ import signal
 import subprocess
 from pathlib import Path
 
-from fake_server_fixtures import FakeServer, clean_env, openai_args, paper_agent_cmd, read_jsonl, run_cli, write_papers
+import pytest
+from fake_server_fixtures import (
+    ROOT,
+    FakeServer,
+    clean_env,
+    error_lines,
+    openai_args,
+    paper_agent_cmd,
+    read_jsonl,
+    run_cli,
+    write_papers,
+)
+
+DIGEST = ROOT / "examples" / "cs_ir_digest_2025-10-15.md"
 
 
 def start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
@@ -97,3 +110,12 @@ def test_sigint_during_batch_collect_repair_says_interrupted_and_exits_130(tmp_p
     assert proc.returncode == 130, stderr
     assert "interrupted: finished results are in the cache" in stderr and "run again to resume" in stderr
     assert "Traceback" not in stderr and not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", [["eval", "-o", "eval-gpt"], ["run", str(DIGEST), "-o", "out.jsonl"]])
+def test_model_without_an_endpoint_is_refused_not_run_offline(tmp_path: Path, command: list[str]) -> None:
+    result = run_cli([*command, "--model", "gpt-4o-mini"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "--model gpt-4o-mini: no LLM endpoint configured; set OPENAI_API_KEY" in line
+    assert "Traceback" not in result.stderr and not list(tmp_path.glob("eval-gpt*")) + list(tmp_path.glob("out*"))

@@ -59,7 +59,19 @@ def make_agent(**kwargs: object):  # noqa: ANN202 - returns agent.Agent, importe
     from agent.pipeline import Agent
 
     backend = kwargs.pop("backend", None) or "auto"
-    return Agent(backend=backend, **{k: v for k, v in kwargs.items() if v is not None})  # type: ignore[arg-type]
+    agent = Agent(backend=backend, **{k: v for k, v in kwargs.items() if v is not None})  # type: ignore[arg-type]
+    model = kwargs.get("model")
+    if model is not None and backend == "auto" and agent.backend.name == "offline":
+        # --model asks for that model: answering with the offline baseline (a note line that
+        # scrolls away) would be mistaken for the model's results.
+        agent.close()
+        from agent.errors import ConfigError
+
+        raise ConfigError(
+            f"--model {model}: no LLM endpoint configured; set OPENAI_API_KEY, or OPENAI_BASE_URL / --base-url "
+            "for another service (drop --model to use the offline baseline)"
+        )
+    return agent
 
 
 def print_summary(stats, elapsed_label: str = "elapsed", reused_from: Path | None = None) -> None:  # noqa: ANN001
