@@ -6,6 +6,7 @@ in a ``finally`` if it outlives the test.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from pathlib import Path
@@ -119,3 +120,26 @@ def test_model_without_an_endpoint_is_refused_not_run_offline(tmp_path: Path, co
     (line,) = error_lines(result.stderr)
     assert "--model gpt-4o-mini: no LLM endpoint configured; set OPENAI_API_KEY" in line
     assert "Traceback" not in result.stderr and not list(tmp_path.glob("eval-gpt*")) + list(tmp_path.glob("out*"))
+
+
+def test_batch_list_and_status_show_full_ids_at_80_columns_and_as_json(tmp_path: Path) -> None:
+    from agent.bulk import RecordStore
+
+    cache = tmp_path / "cache"
+    record = RecordStore(cache).new(status="completed", model="gpt-4o-mini", base_url="https://api.openai.com/v1")
+    record.batch_id, record.requests = "batch_68f0a1b2c3d4e5f60718293a4b5c6d7e", 300
+    record.save()
+    env = clean_env(tmp_path, {"COLUMNS": "80"})
+    for command in (["batch", "list"], ["batch", "status"]):
+        shown = run_cli([*command, "--cache-dir", cache], tmp_path, env)
+        assert shown.returncode == 0, shown.stderr
+        assert record.batch_id in shown.stderr and record.local_id in shown.stderr
+        listed = run_cli([*command, "--json", "--cache-dir", cache], tmp_path, env)
+        assert listed.returncode == 0, listed.stderr
+        (row,) = json.loads(listed.stdout)
+        assert (row["batch_id"], row["local_id"], row["status"], row["requests"]) == (
+            record.batch_id,
+            record.local_id,
+            "completed",
+            300,
+        )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from agent.cli.common import (
@@ -42,7 +45,7 @@ def _age(seconds: float) -> str:
 def _batch_table(records, title: str = "batches") -> None:  # noqa: ANN001
     table = Table(title=title, show_header=True, header_style="bold")
     for col in ("batch", "local id", "state", "done / total", "failed", "age", "cost (batch price)"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("batch", "local id"))
     for r in records:
         c = r.counts
         cost = r.estimated_cost()
@@ -57,7 +60,9 @@ def _batch_table(records, title: str = "batches") -> None:  # noqa: ANN001
             _age(r.age_s()),
             label or "unpriced",
         )
-    err.print(table)
+    # Ids are what a user copies into `batch collect`: never cut or wrapped to fit 80 columns.
+    needed = Measurement.get(err, err.options.update_width(10_000), table).maximum
+    (err if needed <= err.width else Console(stderr=True, width=needed)).print(table)
     for r in records:
         step = r.next_step()
         if step:
@@ -192,15 +197,35 @@ def batch_submit_cmd(
         _batch_table(report.records, "submitted")
 
 
+JsonOpt = typer.Option(False, "--json", help="Print the records as a JSON list on stdout")
+
+
+def _records_json(records) -> None:  # noqa: ANN001
+    """The records as stored (``record.json``) plus what the table derives: for scripts."""
+    rows = [
+        {
+            **r.model_dump(mode="json", exclude_none=True),
+            "estimated_cost_usd": r.estimated_cost(),
+            "next_step": r.next_step(),
+        }
+        for r in records
+    ]
+    typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+
+
 @batch_app.command("status")
 def batch_status_cmd(
     ids: list[str] | None = typer.Argument(None, help="Batch ids (default: every one not collected)"),
     cache_dir: Path | None = CacheDirOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """State, counts, age and cost of batches."""
     from agent.bulk import batch_status
 
     records = batch_status(ids or [], settings=_settings(cache_dir))
+    if as_json:
+        _records_json(records)
+        return
     if not records:
         err.print("no open batches (`paper-agent batch list` shows every one)")
         return
@@ -208,11 +233,14 @@ def batch_status_cmd(
 
 
 @batch_app.command("list")
-def batch_list_cmd(cache_dir: Path | None = CacheDirOpt) -> None:
+def batch_list_cmd(cache_dir: Path | None = CacheDirOpt, as_json: bool = JsonOpt) -> None:
     """Every batch recorded on this machine."""
     from agent.bulk import batch_list
 
     records = batch_list(settings=_settings(cache_dir))
+    if as_json:
+        _records_json(records)
+        return
     if not records:
         err.print("no batches recorded")
         return
