@@ -13,13 +13,19 @@ import sys
 from rich.markup import escape
 
 from agent.cli import batch, cache, evals, run  # noqa: F401  (registers the commands)
-from agent.cli.common import app, err
+from agent.cli.common import app, err, install_sigterm, terminated
 from agent.errors import PaperAgentError
 
 
 def main() -> None:
+    install_sigterm()
     try:
         app()
+    except SystemExit as exc:
+        # typer turns an uncaught KeyboardInterrupt into exit 130; our SIGTERM is one too.
+        if exc.code == 130 and terminated():
+            sys.exit(143)
+        raise
     except PaperAgentError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

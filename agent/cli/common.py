@@ -4,8 +4,10 @@ the agent factory and the run summary. The commands themselves live in the sibli
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.console import Console
@@ -77,7 +79,19 @@ def make_agent(**kwargs: object):  # noqa: ANN202 - returns agent.Agent, importe
     from agent.pipeline import Agent
 
     backend = kwargs.pop("backend", None) or "auto"
-    return Agent(backend=backend, **{k: v for k, v in kwargs.items() if v is not None})  # type: ignore[arg-type]
+    agent = Agent(backend=backend, **{k: v for k, v in kwargs.items() if v is not None})  # type: ignore[arg-type]
+    model = kwargs.get("model")
+    if model is not None and backend == "auto" and agent.backend.name == "offline":
+        # --model asks for that model: answering with the offline baseline (a note line that
+        # scrolls away) would be mistaken for the model's results.
+        agent.close()
+        from agent.errors import ConfigError
+
+        raise ConfigError(
+            f"--model {model}: no LLM endpoint configured; set OPENAI_API_KEY, or OPENAI_BASE_URL / --base-url "
+            "for another service (drop --model to use the offline baseline)"
+        )
+    return agent
 
 
 def print_summary(stats, elapsed_label: str = "elapsed", reused_from: Path | None = None) -> None:  # noqa: ANN001
@@ -120,3 +134,45 @@ def progress_bar(description: str = "triaging") -> Progress:
 def note(text: str) -> None:
     """One yellow ``note:`` line on stderr; the text is escaped (it may quote paper or server text)."""
     err.print(f"[yellow]note:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where SIGINT raises ``KeyboardInterrupt``: both stop a run the same way
+    (rows kept, one ``interrupted:`` line), and the exit status says which (143, 130)."""
+
+
+_SIGTERM_SEEN: list[int] = []
+
+
+def on_sigterm(signum: int, frame: FrameType | None) -> None:
+    _SIGTERM_SEEN.append(signum)
+    raise Terminated
+
+
+def terminated() -> bool:
+    """A SIGTERM arrived in this process (``main`` then exits 143 where typer says 130)."""
+    return bool(_SIGTERM_SEEN)
+
+
+def install_sigterm() -> None:
+    """``kill`` (a CI timeout, a supervisor) stops a command like Ctrl-C instead of silently."""
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def interrupt_status(exc: BaseException) -> int:
+    """128 + the signal number, as a shell reports a command the signal stopped."""
+    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
+def kept_rows(output: Path | None) -> str:
+    """Where an unfinished run left its rows: `` and out.jsonl.partial``, or `` and stdout``."""
+    if output is None:
+        return " and stdout"
+    partial = output.with_name(output.name + ".partial")
+    return f" and {escape(str(partial))}" if partial.exists() else ""
+
+
+def interrupted(exc: BaseException, output: Path | None) -> typer.Exit:
+    """Print ``run``'s interrupted line; return the exit to raise (130 for SIGINT, 143 for SIGTERM)."""
+    err.print(f"interrupted: finished results are in the cache{kept_rows(output)}; run again to resume")
+    return typer.Exit(interrupt_status(exc))

@@ -20,6 +20,9 @@ from agent.cli.common import (
     UntilOpt,
     app,
     err,
+    interrupt_status,
+    interrupted,
+    kept_rows,
     make_agent,
     note,
     print_summary,
@@ -119,6 +122,13 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch, f
         note(agent.notice)
     progress = progress_bar()
     task = progress.add_task("papers", total=None)
+    written = 0
+
+    def advance(_result: object) -> None:
+        nonlocal written
+        written += 1
+        progress.advance(task)
+
     try:
         with progress:
             stats = triage(
@@ -128,17 +138,17 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch, f
                 fmt=fmt,
                 input_format=input_format,
                 retry_errors=retry_errors,
-                on_result=lambda _r: progress.advance(task),
+                on_result=advance,
                 fetch=fetch,
                 on_note=lambda line: err.print(f"arXiv: {escape(line)}", highlight=False, soft_wrap=True),
                 **filters,
             )
-    except KeyboardInterrupt:
-        err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, output) from None
     except PaperAgentError:
-        if output is not None and _kept_rows(output):
-            err.print(f"note: finished results are in the cache{_kept_rows(output)}", highlight=False, soft_wrap=True)
+        # Only this run's rows: a .partial there may be another run's (refused by the output lock).
+        if output is not None and written and kept_rows(output):
+            err.print(f"note: finished results are in the cache{kept_rows(output)}", highlight=False, soft_wrap=True)
         raise
     if stats.total == 0 and stats.skipped_files == 0:
         err.print("no papers: nothing written", highlight=False)
@@ -146,14 +156,6 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch, f
     print_summary(stats, reused_from=retry_errors)
     if output is not None:
         err.print(f"wrote {stats.total - stats.left_out} results to {escape(str(output))}", highlight=False)
-
-
-def _kept_rows(output: Path | None) -> str:
-    """Where an unfinished run left its rows: `` and out.jsonl.partial``, or `` and stdout``."""
-    if output is None:
-        return " and stdout"
-    partial = output.with_name(output.name + ".partial")
-    return f" and {escape(str(partial))}" if partial.exists() else ""
 
 
 @app.command()
@@ -187,9 +189,9 @@ def fetch(
             refresh=refresh,
             cache_dir=cache_dir,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("interrupted: the pages fetched so far are cached; run again to resume")
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupt_status(exc)) from None
     err.print(escape(result.summary()), highlight=False, soft_wrap=True)
     if not result.papers:
         return

@@ -17,6 +17,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -112,11 +113,66 @@ class ResultWriter(Protocol):
     def fail(self) -> Path | None: ...
 
 
+def lock_output(path: Path) -> int | None:
+    """Hold ``<path>.lock`` (``flock``) for as long as this run writes ``path``; return its fd.
+
+    Two runs writing one output would interleave their rows in the same ``.partial`` file, so a
+    second writer is refused at once (``OutputError`` naming the other run's pid). The OS drops
+    an ``flock`` when its process dies, so a killed run never blocks the next one. The holder
+    deletes the lock file when done; a run that opened it just before that retries on the new
+    file (the inode check), so two runs can never both hold "the" lock. None where there is no
+    ``fcntl`` (Windows): no lock, as before.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    lock = path.with_name(path.name + ".lock")
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            other = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputError(
+                f"{path}: another paper-agent run (pid {other}) is writing this output; "
+                f"wait for it to finish or choose another -o (lock: {lock.name})"
+            ) from None
+        try:
+            current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            current = False
+        if current:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)  # the holder removed it after we opened it: lock the new one
+
+
+def unlock_output(path: Path, fd: int | None) -> None:
+    """Release ``lock_output``'s lock: remove the file while still holding it, then close."""
+    if fd is None:
+        return
+    with suppress(OSError):
+        os.unlink(path.with_name(path.name + ".lock"))
+    with suppress(OSError):
+        os.close(fd)
+
+
 class AtomicTarget:
-    """Where bytes go: stdout, or ``path.partial`` renamed to ``path`` on close."""
+    """Where bytes go: stdout, or ``path.partial`` renamed to ``path`` on close.
+
+    A file output is locked (``lock_output``) from the moment its ``.partial`` is opened until
+    it is published, dropped or kept by ``fail``: one writer per output, never interleaved rows.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._lock: int | None = None
         # A device or pipe (/dev/stdout, a FIFO) is written in place: renaming a file over
         # it would replace the device.
         special = path is not None and path.exists() and not path.is_file() and not path.is_dir()
@@ -134,11 +190,18 @@ class AtomicTarget:
             if path is not None and path.is_dir():
                 raise OutputError(f"{path}: is a directory, expected an output file name")
             self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = lock_output(path) if path is not None else None
             self.fh = open(self.partial, "w", encoding="utf-8", newline="")
         except OutputError:
             raise
         except OSError as exc:
+            self._unlock()
             raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+
+    def _unlock(self) -> None:
+        if self.path is not None:
+            unlock_output(self.path, self._lock)
+        self._lock = None
 
     def write(self, text: str) -> None:
         try:
@@ -161,6 +224,7 @@ class AtomicTarget:
             self.partial.unlink(missing_ok=True)
         except OSError:
             pass
+        self._unlock()
 
     def fail(self) -> Path | None:
         """The run did not complete: keep its rows in the partial file, never under the final
@@ -172,6 +236,7 @@ class AtomicTarget:
             self.fh.close()
         except OSError:
             pass
+        self._unlock()
         return self.partial
 
     def close(self) -> None:
@@ -190,6 +255,8 @@ class AtomicTarget:
             raise OutputError(
                 f"{self.path}: cannot finish output ({exc.strerror or exc}); rows so far are in {self.partial}"
             ) from None
+        finally:
+            self._unlock()
 
 
 class JsonlWriter:
