@@ -58,6 +58,8 @@ _LAZY = {
     "triage_batch": "agent.bulk",
     "FetchResult": "agent.inputs.arxiv",
     "fetch_papers": "agent.inputs.arxiv",
+    "train_model": "agent.training",
+    "LabelSession": "agent.labeling",
 }
 
 
@@ -85,6 +87,7 @@ __all__ = [
     "EvalReport",
     "FetchError",
     "FetchResult",
+    "LabelSession",
     "DatasetError",
     "InputError",
     "OutputError",
@@ -121,6 +124,7 @@ __all__ = [
     "render_markdown",
     "run_eval",
     "score_file",
+    "train_model",
     "triage",
     "triage_batch",
     "write_reports",

@@ -2,7 +2,8 @@
 
 Each command parses options, calls one API function and turns ``PaperAgentError`` into a
 one-line message and an exit code. Anything heavier belongs in the library. The commands
-live in ``run`` (run, fetch), ``cache`` (cache, check), ``evals`` (eval) and ``batch``;
+live in ``run`` (run, fetch), ``cache`` (cache, check), ``evals`` (eval), ``learn`` (label,
+train) and ``batch``;
 importing them registers them on ``app``.
 """
 
@@ -12,7 +13,7 @@ import sys
 
 from rich.markup import escape
 
-from agent.cli import batch, cache, evals, run  # noqa: F401  (registers the commands)
+from agent.cli import batch, cache, evals, learn, run  # noqa: F401  (registers the commands)
 from agent.cli.common import app, err, install_sigterm, terminated
 from agent.errors import PaperAgentError
 

@@ -57,6 +57,9 @@ BackendOpt = typer.Option(None, "--backend", help="auto | offline | openai (defa
 ModelOpt = typer.Option(None, "--model", help="Model name (PAPER_AGENT_MODEL)")
 BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (OPENAI_BASE_URL)")
 TaxonomyOpt = typer.Option(None, "--taxonomy", help="Taxonomy TOML file (default: built-in)")
+ModelFileOpt = typer.Option(
+    None, "--model-file", help="Offline model from `paper-agent train`, for its taxonomy (PAPER_AGENT_MODEL_FILE)"
+)
 CacheDirOpt = typer.Option(None, "--cache-dir", help="Cache folder (PAPER_AGENT_CACHE_DIR)")
 DateOpt = typer.Option(None, "--date", help="arXiv: papers submitted on this day, YYYY-MM-DD (UTC)")
 SinceOpt = typer.Option(None, "--since", help="arXiv: papers submitted from this day (YYYY-MM-DD)")

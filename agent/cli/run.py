@@ -14,6 +14,7 @@ from agent.cli.common import (
     CacheDirOpt,
     CrossOpt,
     DateOpt,
+    ModelFileOpt,
     ModelOpt,
     SinceOpt,
     TaxonomyOpt,
@@ -61,6 +62,7 @@ def run(
     fmt: str | None = FormatOpt,
     backend: str | None = BackendOpt,
     taxonomy: Path | None = TaxonomyOpt,
+    model_file: Path | None = ModelFileOpt,
     input_format: str | None = InputFormatOpt,
     model: str | None = ModelOpt,
     base_url: str | None = BaseUrlOpt,
@@ -93,6 +95,7 @@ def run(
     fetch = {"date": date, "since": since, "until": until, "cross_lists": cross_lists}
     options = {
         "taxonomy": taxonomy,
+        "model_file": model_file,
         "model": model,
         "base_url": base_url,
         "mode": mode,
