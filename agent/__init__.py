@@ -33,7 +33,7 @@ from agent.evaluate import (
     write_reports,
 )
 from agent.inputs import detect_format, iter_papers, load_papers, parse_text
-from agent.outputs import render_markdown
+from agent.outputs import render_html, render_markdown
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
 from agent.settings import Settings
@@ -58,6 +58,8 @@ _LAZY = {
     "triage_batch": "agent.bulk",
     "FetchResult": "agent.inputs.arxiv",
     "fetch_papers": "agent.inputs.arxiv",
+    "train_model": "agent.training",
+    "LabelSession": "agent.labeling",
 }
 
 
@@ -85,6 +87,7 @@ __all__ = [
     "EvalReport",
     "FetchError",
     "FetchResult",
+    "LabelSession",
     "DatasetError",
     "InputError",
     "OutputError",
@@ -117,9 +120,11 @@ __all__ = [
     "load_results",
     "load_taxonomy",
     "parse_text",
+    "render_html",
     "render_markdown",
     "run_eval",
     "score_file",
+    "train_model",
     "triage",
     "triage_batch",
     "write_reports",

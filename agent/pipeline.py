@@ -41,6 +41,7 @@ class RunStats:
     new: int = 0
     reused: int = 0
     skipped_files: int = 0
+    left_out: int = 0  # triaged (and cached) but not written: --only / --min-confidence
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -110,6 +111,7 @@ class Agent:
         timeout: float | None = None,
         prices_file: str | Path | None = None,
         prompt_version: str | None = None,
+        model_file: str | Path | None = None,
         settings: Settings | None = None,
     ) -> None:
         self.settings = Settings.load(
@@ -126,6 +128,7 @@ class Agent:
             timeout=timeout,
             prices_file=prices_file,
             prompt_version=prompt_version,
+            model_file=model_file,
             backend=backend if isinstance(backend, str) else None,
         )
         self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
@@ -145,7 +148,7 @@ class Agent:
 
             if self.settings.backend == "auto":
                 self.notice = OFFLINE_NOTICE
-            return OfflineBackend(self.taxonomy)
+            return OfflineBackend(self.taxonomy, model_file=self.settings.model_file)
         from agent.backends.openai import OpenAIBackend
 
         return OpenAIBackend(self.settings, self.taxonomy)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.errors import ConfigError, first_error
@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     prices_file: Path | None = None
     prompt_version: str = "triage-v1"
+    model_file: Path | None = Field(
+        default=None,
+        description="Offline backend: a model written by `paper-agent train`, used for the taxonomy it was trained for",
+    )
     # arXiv fetching (``paper-agent fetch``, ``run arxiv:cs.IR``)
     arxiv_api_url: str = Field(default="https://export.arxiv.org/api/query", description="arXiv API query endpoint")
     arxiv_feed_url: str = Field(default="https://rss.arxiv.org/atom", description="Daily announcement feeds (Atom)")
@@ -72,6 +76,12 @@ class Settings(BaseSettings):
         default=3600.0, ge=0, description="Seconds before a cached fetch that may still change is fetched again"
     )
     contact: str | None = Field(default=None, description="Sent in the User-Agent so arXiv can reach you")
+
+    @field_validator("model_file", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        """``PAPER_AGENT_MODEL_FILE=`` (as in .env.example) means no model file, not the folder ``.``."""
+        return None if isinstance(v, str) and not v.strip() else v
 
     @classmethod
     def load(cls, base: Settings | None = None, **overrides: Any) -> Settings:

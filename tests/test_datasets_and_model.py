@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -115,25 +116,24 @@ def test_confidence_is_calibrated_probability_in_range() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs the train extra (scikit-learn)")
-def test_shipped_model_is_what_the_training_script_builds() -> None:
-    sys.path.insert(0, str(EVALS))
-    try:
-        import train_offline
-    finally:
-        sys.path.remove(str(EVALS))
-    shipped = json.loads((ROOT / "agent" / "data" / "offline_model.json").read_text(encoding="utf-8"))
-    rebuilt = train_offline.train(with_seeds="seeds" in shipped["trained_on"], log=lambda *_: None)
-    assert rebuilt["labels"] == shipped["labels"]
-    assert rebuilt["hyperparameters"] == shipped["hyperparameters"]
-    assert rebuilt["secondary_threshold"] == shipped["secondary_threshold"]
-    # Same data, same solver: equal up to the last rounded digit (BLAS may differ by 1 ulp),
-    # so a feature may only be missing on one side if its weights sit at the pruning threshold.
-    for name in set(rebuilt["weights"]) ^ set(shipped["weights"]):
-        row = rebuilt["weights"].get(name) or shipped["weights"][name]
-        assert abs(max(abs(w) for w in row) - train_offline.PRUNE) < 5e-4, name
-    for name, row in shipped["weights"].items():
-        if name in rebuilt["weights"]:
-            assert rebuilt["weights"][name] == pytest.approx(row, abs=2e-4), name
-    assert rebuilt["intercept"] == pytest.approx(shipped["intercept"], abs=2e-4)
-    assert rebuilt["calibration"]["a"] == pytest.approx(shipped["calibration"]["a"], abs=2e-3)
-    assert rebuilt["calibration"]["b"] == pytest.approx(shipped["calibration"]["b"], abs=2e-3)
+def test_paper_agent_train_rebuilds_the_shipped_model_byte_for_byte(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "train",
+            "--dataset",
+            str(EVALS / "dev.jsonl"),
+            "--dataset",
+            str(EVALS / "seed_dataset.jsonl"),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == (ROOT / "agent" / "data" / "offline_model.json").read_bytes()

@@ -117,7 +117,9 @@ def test_markdown_lists_skipped_papers_as_not_triaged(small, tmp_path):
     run([small], tmp_path / "out.md", fmt="md")
     md = (tmp_path / "out.md").read_text(encoding="utf-8")
     section = md.split("## not triaged\n", 1)[1]
-    entry = "- [A Paper Without Abstract](https://arxiv.org/abs/2501.00003): **skipped**: no abstract"
+    entry = (
+        "- [A Paper Without Abstract](https://arxiv.org/abs/2501.00003) (arXiv:2501.00003): **skipped**: no abstract"
+    )
     assert section.strip().startswith(entry)
     assert "A Paper Without Abstract" not in md.split("## not triaged\n", 1)[0].split("## Contents")[1]
 

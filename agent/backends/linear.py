@@ -30,6 +30,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agent.errors import ConfigError
+
 _SEPARATORS = str.maketrans({c: " " for c in string.punctuation if c not in "-'"})
 # Words so common in abstracts that they carry no method signal (kept out of bigrams too).
 STOPWORDS = frozenset(
@@ -136,10 +138,36 @@ class LinearModel:
     @classmethod
     def load(cls, path: str | Path | None = None) -> LinearModel:
         """The shipped model (read once per process: 34 ms), or one written by
-        ``evals/train_offline.py --out``."""
+        ``paper-agent train`` (a user's file: any problem is one ``ConfigError`` line)."""
         if path is None:
             return _shipped()
-        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: model file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: cannot read model file ({exc.__class__.__name__})") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}: model file is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        try:
+            return cls(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{p}: not a paper-agent model file (bad or missing {exc})") from None
+
+    def check_taxonomy(self, taxonomy_tag: str, labels: list[str], origin: str = "model file") -> None:
+        """Refuse (one ``ConfigError`` line) a model fitted for another label set or other cues:
+        its weights would be read against the wrong labels or features."""
+        if self.labels != list(labels):
+            raise ConfigError(
+                f"{origin}: trained for labels {', '.join(self.labels)} ({self.taxonomy}), "
+                f"not this taxonomy's {', '.join(labels)} ({taxonomy_tag}); train one with paper-agent train"
+            )
+        if self.taxonomy != taxonomy_tag:
+            raise ConfigError(
+                f"{origin}: trained for taxonomy {self.taxonomy}, not {taxonomy_tag} (same labels, other "
+                "definitions or cues); retrain it with paper-agent train --taxonomy"
+            )
 
     def matches(self, taxonomy_tag: str, labels: list[str]) -> bool:
         """Whether this model was fitted on exactly this taxonomy (labels and cues)."""

@@ -16,6 +16,7 @@ import functools
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agent.backends.base import Analysis
@@ -313,12 +314,24 @@ class OfflineBackend:
     name = "offline"
     is_sync = True
 
-    def __init__(self, taxonomy: Taxonomy, linear_model: LinearModel | None = None, *, learned: bool = True) -> None:
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        linear_model: LinearModel | None = None,
+        *,
+        learned: bool = True,
+        model_file: str | Path | None = None,
+    ) -> None:
         self.taxonomy = taxonomy
         self._matcher = _Matcher.build(taxonomy)
-        # The learned model was fitted on the default taxonomy's labels and cues; any other
-        # taxonomy (a user's own labels, or edited cues) falls back to pure cue scoring.
+        # The shipped model was fitted on the default taxonomy's labels and cues; any other
+        # taxonomy (a user's own labels, or edited cues) falls back to pure cue scoring unless
+        # ``model_file`` (``paper-agent train -o``) was fitted for it, and one fitted for another
+        # taxonomy is refused rather than silently ignored.
         # ``learned=False`` is the pure cue scorer (what the training script featurizes with).
+        if model_file is not None and learned:
+            linear_model = LinearModel.load(model_file)
+            linear_model.check_taxonomy(taxonomy.tag, taxonomy.names, str(model_file))
         model = (linear_model or LinearModel.load()) if learned else None
         self._linear = model if model is not None and model.matches(taxonomy.tag, taxonomy.names) else None
         if self._linear is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.backends.base import InvalidOutput
+from agent.backends.base import Analysis, InvalidOutput
 from agent.bulk.api import BatchAPI, api_for, refresh
 from agent.bulk.manifest import (
     BuildCounts,
@@ -33,7 +33,7 @@ from agent.bulk.manifest import (
 from agent.bulk.records import TERMINAL, BatchRecord, RecordStore
 from agent.cache import ResultCache
 from agent.errors import BatchError, BatchNotReady, ConfigError
-from agent.inputs import read_inputs
+from agent.inputs import InputFile, read_inputs, refuse_output_among_inputs
 from agent.outputs import make_writer
 from agent.pipeline import Agent, RunStats
 from agent.schema import Paper, PaperResult, Usage
@@ -49,6 +49,7 @@ class Outcome:
     status: str  # ok | invalid | error | skipped
     error: str | None = None
     usage: Usage | None = None
+    earlier: bool = False  # its batch was collected before: that collect counted (and costed) it
 
 
 @dataclass
@@ -74,7 +75,50 @@ class ExportReport:
 # ---------------------------------------------------------------------------- results -> cache
 
 
-def _read_results(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+@dataclass
+class _FileTally:
+    """What one results file held besides usable lines: warned about once per kind, not per line
+    (a wrong file would otherwise print one identical warning per request)."""
+
+    lines: int = 0
+    broken: list[int] = field(default_factory=list)  # line numbers that are not JSON objects
+    unknown: list[tuple[int, object]] = field(default_factory=list)  # (line, custom_id) not in the manifest
+    conflicts: list[tuple[int, str]] = field(default_factory=list)  # (line, custom_id) answered again, differently
+
+    def warn(self, path: Path, manifest: Manifest) -> None:
+        if not self.lines:
+            log.warning("%s: the results file has no result lines: every request in it gets an error", path)
+        if self.broken:
+            log.warning("%s: %s not a JSON object: skipped", path, _lines_summary(self.broken))
+        if self.unknown:
+            first_line, first_id = self.unknown[0]
+            log.warning(
+                "%s: %d line(s) with a custom_id not in %s skipped (first: line %d, %r)%s",
+                path,
+                len(self.unknown),
+                manifest.path.name,
+                first_line,
+                first_id,
+                " - is this the results file of another request file?" if len(self.unknown) == self.lines else "",
+            )
+        for lineno, custom_id in self.conflicts[:5]:
+            log.warning(
+                "%s:%d: custom_id %r answered again, differently: the first reply is kept", path, lineno, custom_id
+            )
+        if len(self.conflicts) > 5:
+            log.warning("%s: ... and %d more custom_ids answered twice differently", path, len(self.conflicts) - 5)
+
+
+def _lines_summary(numbers: list[int]) -> str:
+    head = ", ".join(str(n) for n in numbers[:5])
+    return (
+        f"line {head} is"
+        if len(numbers) == 1
+        else f"{len(numbers)} lines ({head}{', ...' if len(numbers) > 5 else ''}) are"
+    )
+
+
+def _read_results(path: Path, tally: _FileTally) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         f = path.open("rb")
     except OSError as exc:
@@ -83,14 +127,22 @@ def _read_results(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         for lineno, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
+            tally.lines += 1
             try:
                 line = json.loads(raw)
                 if not isinstance(line, dict):
                     raise ValueError
             except ValueError:
-                log.warning("%s:%d: not a JSON object: line skipped", path, lineno)
+                tally.broken.append(lineno)
                 continue
             yield lineno, line
+
+
+def _answer(line: dict[str, Any]) -> str:
+    """What a reply says (its choices), to tell a repeated line from a conflicting one."""
+    body = (line.get("response") or {}).get("body")
+    choices = body.get("choices") if isinstance(body, dict) else None
+    return json.dumps(choices, sort_keys=True, default=str)
 
 
 def _line_error(line: dict[str, Any]) -> str | None:
@@ -127,17 +179,19 @@ def ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: di
     backend = batch_backend(agent)
     price = backend.price.batch() if backend.price is not None else None
     secret = agent.settings.api_key.get_secret_value() if agent.settings.api_key else None
+    answers: dict[str, str] = {}  # custom_id -> the reply kept for it
     for path in files:
-        for lineno, line in _read_results(path):
+        tally = _FileTally()
+        for lineno, line in _read_results(path, tally):
             custom_id = line.get("custom_id")
             if not isinstance(custom_id, str) or custom_id not in manifest:
-                log.warning(
-                    "%s:%d: custom_id %r is not in %s: line skipped", path, lineno, custom_id, manifest.path.name
-                )
+                tally.unknown.append((lineno, custom_id))
                 continue
             key = manifest.key(custom_id)
             known = outcomes.get(key)
             if _is_ok(known):
+                if _line_error(line) is None and answers.get(custom_id) != _answer(line):
+                    tally.conflicts.append((lineno, custom_id))
                 continue
             problem = _line_error(line)
             if problem is not None:
@@ -151,17 +205,24 @@ def ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: di
                 outcomes[key] = Outcome("invalid", f"batch: {bad}", bad.usage)
                 continue
             outcomes[key] = Outcome("ok", usage=analysis.usage)
-            if agent.refresh or _cache(agent).get(key) is None:
-                result = agent.result_for(
-                    paper,
-                    primary=analysis.primary,
-                    secondary=analysis.secondary,
-                    confidence=analysis.confidence,
-                    tldr=analysis.tldr,
-                    evidence=analysis.evidence,
-                    usage=analysis.usage,
-                )
-                _cache(agent).set(key, result, analysis.attempts, agent.key_components)
+            answers[custom_id] = _answer(line)
+            _store(agent, key, paper, analysis)
+        tally.warn(path, manifest)
+
+
+def _store(agent: Agent, key: str, paper: Paper, analysis: Analysis) -> None:
+    """An ok reply into the cache, unless a result is there already (and the agent does not refresh)."""
+    if agent.refresh or _cache(agent).get(key) is None:
+        result = agent.result_for(
+            paper,
+            primary=analysis.primary,
+            secondary=analysis.secondary,
+            confidence=analysis.confidence,
+            tldr=analysis.tldr,
+            evidence=analysis.evidence,
+            usage=analysis.usage,
+        )
+        _cache(agent).set(key, result, analysis.attempts, agent.key_components)
 
 
 def needs_repair(agent: Agent, key: str, outcome: Outcome | None) -> bool:
@@ -228,11 +289,14 @@ def write_results(
         for key, paper, outcome, missing in items:
             result = _result_for(agent, paper, key, outcome, missing, repaired)
             writer.write(result)
-            report.stats.add(result)
+            # Rows stay as the first collect wrote them; the summary counts only what is new.
+            again = outcome is not None and outcome.earlier and key not in repaired
+            report.stats.add(result.model_copy(update={"cached": True}) if again else result)
             if result.status in ("invalid", "error"):
                 report.problems.append((paper.id, result.status, result.error or ""))
     except BaseException:
-        writer.close()
+        # Like ``run``: an unfinished output is never published under its final name.
+        writer.fail() if report.stats.total else writer.abort()
         raise
     writer.close()
 
@@ -283,6 +347,8 @@ def _read_part(record: BatchRecord, settings: Settings, api: BatchAPI | None, re
     except BaseException:
         part.agent.close()
         raise
+    for outcome in part.outcomes.values():
+        outcome.earlier = record.collected_at is not None
     note = record.next_step()
     if note:
         report.notes.append(note)
@@ -336,6 +402,8 @@ def batch_collect(
             for _, key, paper in part.manifest
         )
         write_results(parts[0].agent, items, repaired, output, fmt, report)
+        if not report.problems:
+            report.notes.clear()  # "papers without a result ... or --repair": none is left
         for part in parts:
             _close_record(part)
     finally:
@@ -354,8 +422,11 @@ def batch_export(
     """Write one OpenAI-batch-format request file (and its manifest) for the uncached papers."""
     output = Path(output)
     counts = BuildCounts()
-    papers = read_inputs(inputs, input_format, settings=agent.settings, cache=agent.cache is not None).papers
-    stream = request_lines(agent, papers, counts)
+    read = read_inputs(inputs, input_format, settings=agent.settings, cache=agent.cache is not None)
+    # The request file and its manifest replace whatever is there: never an input digest.
+    for target in (output, manifest_path_for(output)):
+        refuse_output_among_inputs(read.files, target)
+    stream = request_lines(agent, read.papers, counts)
     first = next(stream, None)  # a bad input path fails before any file is created
     pair = FilePair(output, manifest_path_for(output), manifest_header(agent))
     try:
@@ -404,7 +475,11 @@ def batch_import(
     """
     requests = Path(requests)
     files = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
-    man = Manifest(manifest or manifest_path_for(requests))
+    manifest = Path(manifest or manifest_path_for(requests))
+    # Overwriting a results file, the request file or the manifest would lose the only copy
+    # (and every later import): refused like ``run``'s output among its inputs, before reading.
+    refuse_output_among_inputs([InputFile(p, named=True) for p in (*files, requests, manifest)], output)
+    man = Manifest(manifest)
     _check_requests(requests, man, files)
     agent = man.agent(settings)
     report = CollectReport()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ class SubmitReport:
 
     records: list[BatchRecord]
     counts: BuildCounts
+    # Open batches an earlier submit left holding some of these papers (``counts.pending``).
+    attached: list[BatchRecord] = field(default_factory=list)
 
     @property
     def batch_ids(self) -> list[str]:
@@ -108,7 +110,9 @@ def _submit(
     api = api or BatchAPI(agent.settings, backend.base_url)
     reconcile(store.all(), agent.settings, api)  # a batch created by a run that died is still open
     counts = BuildCounts()
-    lines = request_lines(agent, papers, counts, store.pending_keys())
+    open_batches = store.pending_batches()
+    held: set[str] = set()
+    lines = request_lines(agent, papers, counts, set(open_batches), held)
     fields = _record_fields(agent, backend, [str(Path(p).resolve()) for p in inputs])
     records: list[BatchRecord] = []
     pending = next(lines, None)
@@ -119,7 +123,8 @@ def _submit(
         counts.bytes += record.bytes
         _send(record, api)
         records.append(record)
-    return SubmitReport(records, counts)
+    attached = {open_batches[key].local_id: open_batches[key] for key in held}  # ``lines`` is consumed
+    return SubmitReport(records, counts, sorted(attached.values(), key=lambda r: r.created_ts))
 
 
 def _record_fields(agent: Agent, backend: BatchCapable, sources: list[str]) -> dict[str, Any]:
@@ -278,6 +283,7 @@ def triage_batch(
     cached ones. ``fetch``: ``run``'s arXiv options for ``arxiv:`` inputs (see ``_read_papers``).
     """
     inputs = list(inputs)
+    report = CollectReport()  # its clock starts now: the summary's elapsed time is the whole run
     # The same checks as ``run`` before anything is sent (and paid for): the arXiv options, the
     # format, and an output that is also an input.
     read = _read_papers(inputs, input_format, agent, fetch, refresh=agent.refresh)
@@ -286,22 +292,16 @@ def triage_batch(
     submitted = _submit(read.papers, inputs, agent, max_per_batch=max_per_batch, max_bytes=MAX_BYTES, api=api)
     if on_submit is not None:
         on_submit(submitted)
-    records = batch_wait(
-        submitted.records, settings=agent.settings, poll=poll, api=api, sleep=sleep, on_progress=on_progress
-    )
-    report = CollectReport(records=records)
+    # Papers an interrupted earlier run submitted are waited for and collected, not resubmitted.
+    waiting = submitted.records + submitted.attached
+    records = batch_wait(waiting, settings=agent.settings, poll=poll, api=api, sleep=sleep, on_progress=on_progress)
+    report.records = records
     outcomes: dict[str, Outcome] = {}
     reasons = _collect_into(agent, records, api, outcomes, report)
+    _refuse_failed(records)
     repaired: dict[str, PaperResult] = {}
     if repair:
-        todo = [
-            (agent.cache_key(p), p)
-            for p in _read_papers(inputs, input_format, agent, fetch).papers
-            if agent.skip_reason(p) is None
-        ]
-        repaired = repair_online(
-            agent, [(k, p) for k, p in todo if k in reasons and needs_repair(agent, k, outcomes.get(k))]
-        )
+        repaired = _repair(agent, _read_papers(inputs, input_format, agent, fetch).papers, reasons, outcomes)
         report.repaired = len(repaired)
 
     def items() -> Iterator[tuple[str, Paper, Outcome | None, str]]:
@@ -314,8 +314,31 @@ def triage_batch(
                 yield key, paper, outcomes.get(key), reasons.get(key, "not submitted: already in another open batch")
 
     write_results(agent, items(), repaired, output, fmt, report)
+    if not report.problems:
+        report.notes.clear()  # "papers without a result ... or --repair": none is left
     report.stats.finish()
     return report
+
+
+def _repair(
+    agent: Agent, papers: Iterable[Paper], reasons: dict[str, str], outcomes: dict[str, Outcome]
+) -> dict[str, PaperResult]:
+    """``--repair``: the submitted papers without a usable result, re-asked online (by cache key)."""
+    todo = [(agent.cache_key(p), p) for p in papers if agent.skip_reason(p) is None]
+    return repair_online(agent, [(k, p) for k, p in todo if k in reasons and needs_repair(agent, k, outcomes.get(k))])
+
+
+def _refuse_failed(records: list[BatchRecord]) -> None:
+    """A batch the API rejected as a whole (nothing ran) makes the run an error: an output
+    listing every paper as an error would look like a finished run."""
+    failed = [r for r in records if r.status == "failed"]
+    if failed:
+        r = failed[0]
+        why = "; ".join(e.describe() for e in r.errors) or "no reason given"
+        raise BatchError(
+            f"batch {r.batch_id or r.local_id} failed before running ({why}); nothing written: "
+            "fix the problem and run the same command again (finished papers are cached)"
+        )
 
 
 def _collect_into(

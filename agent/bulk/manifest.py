@@ -249,12 +249,17 @@ class _LineEncoder:
 
 
 def request_lines(
-    agent: Agent, papers: Iterable[Paper], counts: BuildCounts, exclude: set[str] | frozenset[str] = frozenset()
+    agent: Agent,
+    papers: Iterable[Paper],
+    counts: BuildCounts,
+    exclude: set[str] | frozenset[str] = frozenset(),
+    excluded: set[str] | None = None,
 ) -> Iterator[tuple[str, str, Paper, bytes]]:
     """(custom_id, cache key, paper, request line) for every paper that needs a request.
 
     Papers the online path would skip, papers already cached (unless the agent refreshes) and
-    papers whose key is in ``exclude`` (already in an open batch) are counted, not sent.
+    papers whose key is in ``exclude`` (already in an open batch) are counted, not sent; the
+    keys of the latter are added to ``excluded`` when given (``run --batch`` waits for them).
     """
     encode = _LineEncoder(batch_backend(agent))
     for paper in papers:
@@ -267,6 +272,8 @@ def request_lines(
             continue
         if key in exclude:
             counts.pending += 1
+            if excluded is not None:
+                excluded.add(key)
             continue
         custom_id = f"{paper.id}:{key[:24]}"  # unique: iter_papers drops repeated ids
         yield custom_id, key, paper, encode(custom_id, paper)

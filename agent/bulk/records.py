@@ -253,12 +253,22 @@ class RecordStore:
 
     def pending_keys(self) -> set[str]:
         """Cache keys of papers in batches still running or finished but not yet collected."""
-        keys: set[str] = set()
+        return set(self.pending_batches())
+
+    def pending_batches(self) -> dict[str, BatchRecord]:
+        """The open batch (running, or finished but not collected) of every cache key in one.
+
+        ``run --batch`` re-run after a Ctrl-C waits for and collects these instead of
+        submitting their papers again.
+        """
+        found: dict[str, BatchRecord] = {}
         for record in self.all():
             if record.collected_at or record.status not in ACTIVE + ("completed",):
                 continue
             try:
-                keys.update(Manifest(record.manifest_path).keys())
+                keys = Manifest(record.manifest_path).keys()
             except BatchError:
                 continue
-        return keys
+            for key in keys:
+                found.setdefault(key, record)
+        return found

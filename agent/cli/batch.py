@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from agent.cli.common import (
@@ -15,6 +18,8 @@ from agent.cli.common import (
     TaxonomyOpt,
     batch_app,
     err,
+    interrupt_status,
+    interrupted,
     make_agent,
     note,
     print_summary,
@@ -40,7 +45,7 @@ def _age(seconds: float) -> str:
 def _batch_table(records, title: str = "batches") -> None:  # noqa: ANN001
     table = Table(title=title, show_header=True, header_style="bold")
     for col in ("batch", "local id", "state", "done / total", "failed", "age", "cost (batch price)"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("batch", "local id"))
     for r in records:
         c = r.counts
         cost = r.estimated_cost()
@@ -55,7 +60,9 @@ def _batch_table(records, title: str = "batches") -> None:  # noqa: ANN001
             _age(r.age_s()),
             label or "unpriced",
         )
-    err.print(table)
+    # Ids are what a user copies into `batch collect`: never cut or wrapped to fit 80 columns.
+    needed = Measurement.get(err, err.options.update_width(10_000), table).maximum
+    (err if needed <= err.width else Console(stderr=True, width=needed)).print(table)
     for r in records:
         step = r.next_step()
         if step:
@@ -77,7 +84,9 @@ def _collect_summary(report, output: Path | None) -> None:  # noqa: ANN001
         err.print(f"wrote {report.stats.total} results to {escape(str(output))}", highlight=False)
 
 
-def refuse_with_batch(*, retry_errors: Path | None, concurrency: int | None) -> None:
+def refuse_with_batch(
+    *, retry_errors: Path | None, concurrency: int | None, only: str | None = None, min_confidence: float | None = None
+) -> None:
     """``run`` options a batch has no use for: refused in one line, never silently dropped.
 
     ``--concurrency`` defaults to None in the CLI, so only an explicit one is refused.
@@ -91,6 +100,11 @@ def refuse_with_batch(*, retry_errors: Path | None, concurrency: int | None) -> 
         )
     if concurrency is not None:
         raise ConfigError("--concurrency does not apply with --batch: the Batch API schedules the requests itself")
+    if only is not None or min_confidence is not None:
+        raise ConfigError(
+            "--only/--min-confidence do not apply with --batch yet: collect the batch, then run again "
+            "on the same inputs with the filter (every result comes from the cache)"
+        )
 
 
 def run_batch(inputs, agent, output, fmt, input_format, poll, fetch) -> None:  # noqa: ANN001
@@ -102,7 +116,13 @@ def run_batch(inputs, agent, output, fmt, input_format, poll, fetch) -> None:  #
     def submitted(rep) -> None:  # noqa: ANN001
         for batch_id in rep.batch_ids:
             err.print(f"submitted {batch_id}", highlight=False)
-        if not rep.records:
+        for record in rep.attached:
+            err.print(
+                f"waiting for {record.batch_id or record.local_id}: an earlier run submitted "
+                "some of these papers in it",
+                highlight=False,
+            )
+        if not rep.records and not rep.attached:
             err.print(
                 f"nothing to submit: {rep.counts.cached} cached, {rep.counts.skipped} without abstract", highlight=False
             )
@@ -126,12 +146,12 @@ def run_batch(inputs, agent, output, fmt, input_format, poll, fetch) -> None:  #
                 on_submit=submitted,
                 on_progress=waiting,
             )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print(
-            "interrupted: the batches keep running; `paper-agent batch status` shows them and "
-            "`paper-agent batch collect ID` fetches their results"
+            "interrupted: the batches keep running; run the same command again to collect them, or "
+            "`paper-agent batch status` shows them and `paper-agent batch collect ID` fetches their results"
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupt_status(exc)) from None
     _collect_summary(report, output)
 
 
@@ -184,15 +204,35 @@ def batch_submit_cmd(
         _batch_table(report.records, "submitted")
 
 
+JsonOpt = typer.Option(False, "--json", help="Print the records as a JSON list on stdout")
+
+
+def _records_json(records) -> None:  # noqa: ANN001
+    """The records as stored (``record.json``) plus what the table derives: for scripts."""
+    rows = [
+        {
+            **r.model_dump(mode="json", exclude_none=True),
+            "estimated_cost_usd": r.estimated_cost(),
+            "next_step": r.next_step(),
+        }
+        for r in records
+    ]
+    typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+
+
 @batch_app.command("status")
 def batch_status_cmd(
     ids: list[str] | None = typer.Argument(None, help="Batch ids (default: every one not collected)"),
     cache_dir: Path | None = CacheDirOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """State, counts, age and cost of batches."""
     from agent.bulk import batch_status
 
     records = batch_status(ids or [], settings=_settings(cache_dir))
+    if as_json:
+        _records_json(records)
+        return
     if not records:
         err.print("no open batches (`paper-agent batch list` shows every one)")
         return
@@ -200,11 +240,14 @@ def batch_status_cmd(
 
 
 @batch_app.command("list")
-def batch_list_cmd(cache_dir: Path | None = CacheDirOpt) -> None:
+def batch_list_cmd(cache_dir: Path | None = CacheDirOpt, as_json: bool = JsonOpt) -> None:
     """Every batch recorded on this machine."""
     from agent.bulk import batch_list
 
     records = batch_list(settings=_settings(cache_dir))
+    if as_json:
+        _records_json(records)
+        return
     if not records:
         err.print("no batches recorded")
         return
@@ -225,7 +268,10 @@ def batch_collect_cmd(
     from agent.bulk import batch_collect
 
     setup_logging(False)
-    report = batch_collect(ids, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair)
+    try:
+        report = batch_collect(ids, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair)
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, output) from None
     _collect_summary(report, output)
 
 
@@ -295,7 +341,10 @@ def batch_import_cmd(
     from agent.bulk import batch_import
 
     setup_logging(False)
-    report = batch_import(
-        results, requests, manifest=manifest, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair
-    )
+    try:
+        report = batch_import(
+            results, requests, manifest=manifest, settings=_settings(cache_dir), output=output, fmt=fmt, repair=repair
+        )
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, output) from None
     _collect_summary(report, output)

@@ -14,12 +14,16 @@ from agent.cli.common import (
     CacheDirOpt,
     CrossOpt,
     DateOpt,
+    ModelFileOpt,
     ModelOpt,
     SinceOpt,
     TaxonomyOpt,
     UntilOpt,
     app,
     err,
+    interrupt_status,
+    interrupted,
+    kept_rows,
     make_agent,
     note,
     print_summary,
@@ -32,7 +36,7 @@ InputsArg = typer.Argument(
     ..., help="Digest files or folders (every file inside), or arXiv sources: arxiv:cs.IR,cs.CL or arxiv:ID,ID"
 )
 OutputOpt = typer.Option(None, "-o", "--output", help="Output file (default: stdout)")
-FormatOpt = typer.Option(None, "--format", "-f", help="jsonl | csv | md (default: from the -o extension, else jsonl)")
+FormatOpt = typer.Option(None, "--format", "-f", help="jsonl | csv | md | html (default: from the -o extension)")
 InputFormatOpt = typer.Option(None, "--input-format", help="digest-md | table-md | jsonl | json | atom")
 ModeOpt = typer.Option(
     None, "--mode", help="auto (default: probe once) | json | json_object_schema | tools | json_object"
@@ -49,6 +53,10 @@ BatchOpt = typer.Option(
     False, "--batch", help="Go through the OpenAI Batch API (half price, up to 24 h): submit, wait, collect"
 )
 PollOpt = typer.Option(30.0, "--poll", help="With --batch: seconds between status checks")
+OnlyOpt = typer.Option(None, "--only", help="Write only papers with these labels: rag,rl_rec (any output format)")
+MinConfidenceOpt = typer.Option(
+    None, "--min-confidence", help="Write only papers labelled with this confidence or more"
+)
 
 
 @app.command()
@@ -58,6 +66,7 @@ def run(
     fmt: str | None = FormatOpt,
     backend: str | None = BackendOpt,
     taxonomy: Path | None = TaxonomyOpt,
+    model_file: Path | None = ModelFileOpt,
     input_format: str | None = InputFormatOpt,
     model: str | None = ModelOpt,
     base_url: str | None = BaseUrlOpt,
@@ -79,6 +88,8 @@ def run(
     cross_lists: bool = CrossOpt,
     batch: bool = BatchOpt,
     poll: float = PollOpt,
+    only: str | None = OnlyOpt,
+    min_confidence: float | None = MinConfidenceOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Triage papers: label each by method type and write an English TL;DR.
@@ -90,6 +101,7 @@ def run(
     fetch = {"date": date, "since": since, "until": until, "cross_lists": cross_lists}
     options = {
         "taxonomy": taxonomy,
+        "model_file": model_file,
         "model": model,
         "base_url": base_url,
         "mode": mode,
@@ -103,16 +115,17 @@ def run(
         "refresh": refresh,
         "cache_dir": cache_dir,
     }
+    filters = {"only": only.split(",") if only else None, "min_confidence": min_confidence}
     if batch:
-        refuse_with_batch(retry_errors=retry_errors, concurrency=concurrency)
+        refuse_with_batch(retry_errors=retry_errors, concurrency=concurrency, only=only, min_confidence=min_confidence)
         with make_agent(backend=backend or "openai", **options) as agent:
             run_batch(inputs, agent, output, fmt, input_format, poll, fetch)
         return
     with make_agent(backend=backend, concurrency=concurrency, **options) as agent:
-        _run_online(inputs, agent, output or retry_errors, fmt, input_format, retry_errors, fetch)
+        _run_online(inputs, agent, output or retry_errors, fmt, input_format, retry_errors, fetch, filters)
 
 
-def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -> None:  # noqa: ANN001
+def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch, filters) -> None:  # noqa: ANN001
     """``run`` without ``--batch``: triage with a progress bar, then the summary."""
     from agent.triage import triage
 
@@ -120,6 +133,13 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -
         note(agent.notice)
     progress = progress_bar()
     task = progress.add_task("papers", total=None)
+    written = 0
+
+    def advance(_result: object) -> None:
+        nonlocal written
+        written += 1
+        progress.advance(task)
+
     try:
         with progress:
             stats = triage(
@@ -129,31 +149,24 @@ def _run_online(inputs, agent, output, fmt, input_format, retry_errors, fetch) -
                 fmt=fmt,
                 input_format=input_format,
                 retry_errors=retry_errors,
-                on_result=lambda _r: progress.advance(task),
+                on_result=advance,
                 fetch=fetch,
                 on_note=lambda line: err.print(f"arXiv: {escape(line)}", highlight=False, soft_wrap=True),
+                **filters,
             )
-    except KeyboardInterrupt:
-        err.print(f"interrupted: finished results are in the cache{_kept_rows(output)}; run again to resume")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, output) from None
     except PaperAgentError:
-        if output is not None and _kept_rows(output):
-            err.print(f"note: finished results are in the cache{_kept_rows(output)}", highlight=False, soft_wrap=True)
+        # Only this run's rows: a .partial there may be another run's (refused by the output lock).
+        if output is not None and written and kept_rows(output):
+            err.print(f"note: finished results are in the cache{kept_rows(output)}", highlight=False, soft_wrap=True)
         raise
     if stats.total == 0 and stats.skipped_files == 0:
         err.print("no papers: nothing written", highlight=False)
         return
     print_summary(stats, reused_from=retry_errors)
     if output is not None:
-        err.print(f"wrote {stats.total} results to {escape(str(output))}", highlight=False)
-
-
-def _kept_rows(output: Path | None) -> str:
-    """Where an unfinished run left its rows: `` and out.jsonl.partial``, or `` and stdout``."""
-    if output is None:
-        return " and stdout"
-    partial = output.with_name(output.name + ".partial")
-    return f" and {escape(str(partial))}" if partial.exists() else ""
+        err.print(f"wrote {stats.total - stats.left_out} results to {escape(str(output))}", highlight=False)
 
 
 @app.command()
@@ -187,9 +200,9 @@ def fetch(
             refresh=refresh,
             cache_dir=cache_dir,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("interrupted: the pages fetched so far are cached; run again to resume")
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupt_status(exc)) from None
     err.print(escape(result.summary()), highlight=False, soft_wrap=True)
     if not result.papers:
         return

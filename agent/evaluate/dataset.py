@@ -33,6 +33,10 @@ class DatasetItem(BaseModel):
     secondary: list[str] = Field(default_factory=list, description="Gold secondary labels, never the primary")
     reference_tldr: str = Field(default="", description="Hand-written English TL;DR for ROUGE-L")
     notes: str = Field(default="", description="Why the label was chosen; not scored")
+    selection: str = Field(
+        default="",
+        description="How `paper-agent label` picked the paper (uncertain:rank 3, random:seed 7 #12); not scored",
+    )
 
     @model_validator(mode="after")
     def _secondary_excludes_primary(self) -> DatasetItem:

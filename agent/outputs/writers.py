@@ -1,35 +1,36 @@
-"""Writers for results: JSONL (default), CSV and a Markdown digest.
+"""Writers for results: JSONL (default), CSV, and the Markdown and HTML digests.
 
 No output is ever half-written under its final name: rows stream into ``<name>.partial``
 (flushed row by row, so a crash keeps what is done) and the file is renamed into place when
 the run completes; a run that fails or is interrupted leaves its rows in ``<name>.partial`` and
-any earlier output untouched. Markdown is grouped by label, so it is rendered once at the end
-from the collected results.
+any earlier output untouched. The digests are grouped by label, so they are rendered once at
+the end from the collected results (``markdown.py``, ``html.py``).
 
 Paper text is untrusted (digests are scraped from the web): CSV cells that a spreadsheet would
-run as a formula are defused, and Markdown gets no raw HTML or link syntax from it.
+run as a formula are defused; the digests escape it (``text.py``).
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import os
-import re
 import sys
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Protocol
 
 from agent.errors import ConfigError, OutputError
 from agent.jsonl import read_jsonl
+from agent.outputs.digest import Coverage
+from agent.outputs.html import render_html
+from agent.outputs.markdown import render_markdown
 from agent.schema import Paper, PaperResult
 from agent.taxonomy import Taxonomy
 
-FORMATS = ("jsonl", "csv", "md")
-EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".md": "md", ".markdown": "md"}
+FORMATS = ("jsonl", "csv", "md", "html")
+EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 CSV_FIELDS = [
     "id",
     "title",
@@ -63,16 +64,17 @@ def load_results(path: str | Path) -> list[PaperResult]:
 
 
 def resolve_format(fmt: str | None, path: str | Path | None) -> str:
-    """The output format: ``fmt`` if given, else the one the output's extension names.
+    """The output format: ``fmt`` if given (any case, like extensions: ``-f CSV``), else the one
+    the output's extension names.
 
     Raises ``ConfigError`` (exit 2) for an unknown ``fmt`` or an extension that names no format
     we write, rather than writing JSON Lines into ``x.csv`` or ``x.json``.
     """
     choices = ", ".join(FORMATS)
     if fmt is not None:
-        if fmt not in FORMATS:
+        if fmt.strip().lower() not in FORMATS:
             raise ConfigError(f"unknown output format {fmt!r} (--format: choose from {choices})")
-        return fmt
+        return fmt.strip().lower()
     if path in (None, "-"):
         return "jsonl"
     suffix = Path(path).suffix.lower()
@@ -111,11 +113,66 @@ class ResultWriter(Protocol):
     def fail(self) -> Path | None: ...
 
 
+def lock_output(path: Path) -> int | None:
+    """Hold ``<path>.lock`` (``flock``) for as long as this run writes ``path``; return its fd.
+
+    Two runs writing one output would interleave their rows in the same ``.partial`` file, so a
+    second writer is refused at once (``OutputError`` naming the other run's pid). The OS drops
+    an ``flock`` when its process dies, so a killed run never blocks the next one. The holder
+    deletes the lock file when done; a run that opened it just before that retries on the new
+    file (the inode check), so two runs can never both hold "the" lock. None where there is no
+    ``fcntl`` (Windows): no lock, as before.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    lock = path.with_name(path.name + ".lock")
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            other = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputError(
+                f"{path}: another paper-agent run (pid {other}) is writing this output; "
+                f"wait for it to finish or choose another -o (lock: {lock.name})"
+            ) from None
+        try:
+            current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            current = False
+        if current:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)  # the holder removed it after we opened it: lock the new one
+
+
+def unlock_output(path: Path, fd: int | None) -> None:
+    """Release ``lock_output``'s lock: remove the file while still holding it, then close."""
+    if fd is None:
+        return
+    with suppress(OSError):
+        os.unlink(path.with_name(path.name + ".lock"))
+    with suppress(OSError):
+        os.close(fd)
+
+
 class AtomicTarget:
-    """Where bytes go: stdout, or ``path.partial`` renamed to ``path`` on close."""
+    """Where bytes go: stdout, or ``path.partial`` renamed to ``path`` on close.
+
+    A file output is locked (``lock_output``) from the moment its ``.partial`` is opened until
+    it is published, dropped or kept by ``fail``: one writer per output, never interleaved rows.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._lock: int | None = None
         # A device or pipe (/dev/stdout, a FIFO) is written in place: renaming a file over
         # it would replace the device.
         special = path is not None and path.exists() and not path.is_file() and not path.is_dir()
@@ -133,11 +190,18 @@ class AtomicTarget:
             if path is not None and path.is_dir():
                 raise OutputError(f"{path}: is a directory, expected an output file name")
             self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = lock_output(path) if path is not None else None
             self.fh = open(self.partial, "w", encoding="utf-8", newline="")
         except OutputError:
             raise
         except OSError as exc:
+            self._unlock()
             raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+
+    def _unlock(self) -> None:
+        if self.path is not None:
+            unlock_output(self.path, self._lock)
+        self._lock = None
 
     def write(self, text: str) -> None:
         try:
@@ -160,6 +224,7 @@ class AtomicTarget:
             self.partial.unlink(missing_ok=True)
         except OSError:
             pass
+        self._unlock()
 
     def fail(self) -> Path | None:
         """The run did not complete: keep its rows in the partial file, never under the final
@@ -171,6 +236,7 @@ class AtomicTarget:
             self.fh.close()
         except OSError:
             pass
+        self._unlock()
         return self.partial
 
     def close(self) -> None:
@@ -189,6 +255,8 @@ class AtomicTarget:
             raise OutputError(
                 f"{self.path}: cannot finish output ({exc.strerror or exc}); rows so far are in {self.partial}"
             ) from None
+        finally:
+            self._unlock()
 
 
 class JsonlWriter:
@@ -235,13 +303,26 @@ class CsvWriter:
         self.target.close()
 
 
-class MarkdownWriter:
-    """An English digest grouped by method type, with a table of contents."""
+Renderer = Callable[[list[PaperResult], Taxonomy, "str | None", "Coverage | None"], str]
 
-    def __init__(self, path: Path | None, taxonomy: Taxonomy, notice: str | None = None) -> None:
+
+class DigestWriter:
+    """A digest grouped by method type (Markdown or HTML): results are collected and the page is
+    rendered once, when the run ends (or fails: then into the partial file)."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        taxonomy: Taxonomy,
+        notice: str | None = None,
+        coverage: Coverage | None = None,
+        render: Renderer = render_markdown,
+    ) -> None:
         self.target = AtomicTarget(path)
         self.taxonomy = taxonomy
         self.notice = notice
+        self.coverage = coverage
+        self.render = render
         self.results: list[PaperResult] = []
 
     def write(self, result: PaperResult) -> None:
@@ -252,98 +333,34 @@ class MarkdownWriter:
 
     def fail(self) -> Path | None:
         try:
-            self.target.write(render_markdown(self.results, self.taxonomy, self.notice))
+            self.target.write(self.render(self.results, self.taxonomy, self.notice, self.coverage))
         except OutputError:
             pass
         return self.target.fail()
 
     def close(self) -> None:
-        self.target.write(render_markdown(self.results, self.taxonomy, self.notice))
+        self.target.write(self.render(self.results, self.taxonomy, self.notice, self.coverage))
         self.target.close()
 
 
-# Link, code and table syntax; emphasis (* _) is left alone: harmless, and labels use "_".
-MD_SPECIAL_RE = re.compile(r"([\\`\[\]|])")
-
-
-def http_url(url: str | None) -> str | None:
-    """``url`` if it is an http(s) URL that is safe inside a link, else None: a ``javascript:`` or
-    ``data:`` URL from a dataset or an old output must never become a live link."""
-    url = (url or "").strip()
-    if not re.match(r"https?://[^\s<>\"'()]+$", url, re.IGNORECASE):
-        return None
-    return url
-
-
-def md_link(text: str, url: str | None) -> str:
-    """``[text](url)`` with ``text`` escaped; just the text when ``url`` is not http(s)."""
-    safe = http_url(url)
-    return f"[{md_text(text)}]({safe})" if safe else md_text(text)
-
-
-def md_text(text: str) -> str:
-    """Paper text as literal Markdown: HTML is escaped (no ``<script>``, no ``<img onerror>``)
-    and the characters that make links, code or table cells are backslash-escaped."""
-    return MD_SPECIAL_RE.sub(r"\\\1", html.escape(text, quote=False))
-
-
-def render_markdown(results: list[PaperResult], taxonomy: Taxonomy, notice: str | None = None) -> str:
-    groups: dict[str, list[PaperResult]] = {name: [] for name in taxonomy.names}
-    untriaged: list[PaperResult] = []
-    for r in results:
-        if r.status == "ok" and r.primary in groups:
-            groups[r.primary].append(r)
-        else:
-            untriaged.append(r)
-    backends = sorted({f"{r.backend} ({r.model})" for r in results if r.backend})
-    lines = [
-        "# paper-agent reading list",
-        "",
-        f"{len(results)} papers, triaged {time.strftime('%Y-%m-%d')} by {', '.join(backends) or 'n/a'}.",
-    ]
-    if notice or any(r.backend == "offline" for r in results):
-        lines += [
-            "",
-            "> Labels and TL;DRs come from the offline baseline (keyword cues and a linear model), not an LLM.",
-        ]
-    lines += ["", "## Contents", ""]
-    for name, items in groups.items():
-        lines.append(f"- [{name}](#{name}) ({len(items)})")
-    if untriaged:
-        lines.append(f"- [not triaged](#not-triaged) ({len(untriaged)})")
-    for name, items in groups.items():
-        lines += ["", f"## {name}", "", f"_{taxonomy.label(name).description}_", ""]
-        if not items:
-            lines.append("No papers.")
-        for r in sorted(items, key=lambda r: -r.confidence):
-            labels = f"`{r.primary}` ({r.confidence:.2f})"
-            if r.secondary:
-                labels += " · also " + ", ".join(f"`{s}`" for s in r.secondary)
-            lines += [
-                f"### {md_link(r.title, r.url)}",
-                "",
-                f"*{md_text(', '.join(r.authors)) or 'unknown authors'}*  ",
-                f"**Labels:** {labels}  ",
-                f"**TL;DR:** {md_text(r.tldr)}",
-                "",
-            ]
-    if untriaged:
-        lines += ["", "## not triaged", ""]
-        for r in untriaged:
-            lines.append(f"- {md_link(r.title, r.url)}: **{r.status}**: {md_text(r.error or '')}")
-    return "\n".join(lines).rstrip() + "\n"
+MarkdownWriter = DigestWriter  # the name earlier versions exported
 
 
 def make_writer(
-    fmt: str | None, path: str | Path | None, taxonomy: Taxonomy, notice: str | None = None
+    fmt: str | None,
+    path: str | Path | None,
+    taxonomy: Taxonomy,
+    notice: str | None = None,
+    coverage: Coverage | None = None,
 ) -> ResultWriter:
-    """A writer for ``fmt`` (``None``: inferred from ``path``'s extension, see ``resolve_format``)."""
+    """A writer for ``fmt`` (``None``: inferred from ``path``'s extension, see ``resolve_format``).
+    ``coverage`` tells a digest what it covers; JSONL and CSV rows need no header."""
     fmt = resolve_format(fmt, path)
     p = Path(path) if path not in (None, "-") else None
     if fmt == "csv":
         return CsvWriter(p)
-    if fmt == "md":
-        return MarkdownWriter(p, taxonomy, notice)
+    if fmt in ("md", "html"):
+        return DigestWriter(p, taxonomy, notice, coverage, render_html if fmt == "html" else render_markdown)
     return JsonlWriter(p)
 
 
