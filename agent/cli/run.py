@@ -92,11 +92,7 @@ def run(
     min_confidence: float | None = MinConfidenceOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Triage papers: label each by method type and write an English TL;DR.
-
-    An arxiv:cs.IR input fetches today's announcement (or, with --date/--since, the papers
-    submitted on those days) and triages it in the same run.
-    """
+    """Triage papers: label each by method type and write an English TL;DR (arxiv:cs.IR: fetch them first)."""
     setup_logging(verbose)
     fetch = {"date": date, "since": since, "until": until, "cross_lists": cross_lists}
     options = {
