@@ -13,7 +13,8 @@ so paper-agent's fetch code is exercised end to end without touching the network
 
 Faults are queued: ``server.fail_next(503, retry_after=7)``, ``server.fail_next(200,
 body="<feed")`` (malformed), ``server.empty_pages = 2`` (the next two pages after the first come
-back with no entries, as the real API sometimes does). Every request is recorded in
+back with no entries, as the real API sometimes does), ``server.unknown_categories`` (the
+daily feed answers them with arXiv's "Feed error for query" feed). Every request is recorded in
 ``server.requests`` (path, query parameters, headers), and ``on_request`` is called with it.
 
 By hand, with synthetic papers submitted on one day::
@@ -191,6 +192,18 @@ def daily_entry(p: dict[str, Any]) -> str:
 """
 
 
+def feed_error(cats: str) -> str:
+    """What rss.arxiv.org serves (HTTP 200) for a category it does not know: no entries."""
+    return f"""<?xml version='1.0' encoding='UTF-8'?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-us">
+  <id>http://rss.arxiv.org/atom/{cats}</id>
+  <title>Feed error for query: {cats}</title>
+  <updated>2025-10-15T04:00:00.000Z</updated>
+  <link href="http://rss.arxiv.org/atom/{cats}" rel="self" type="application/atom+xml"/>
+</feed>
+"""
+
+
 def daily_feed(entries: list[dict[str, Any]], cats: str) -> str:
     return f"""<?xml version='1.0' encoding='UTF-8'?>
 <feed xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns="http://www.w3.org/2005/Atom" xml:lang="en-us">
@@ -230,6 +243,7 @@ class FakeArxiv:
         self.on_request = on_request
         self.requests: list[dict[str, Any]] = []
         self.empty_pages = 0
+        self.unknown_categories = {"cs.FOO"}  # the daily feed answers these with a feed error
         self._faults: deque[tuple[int, dict[str, str], str]] = deque()
         self._lock = threading.Lock()
         self.host, self.port = host, port
@@ -268,6 +282,8 @@ class FakeArxiv:
         if "/atom/" in path:
             cats = path.rsplit("/atom/", 1)[1]
             wanted = set(cats.replace(" ", "+").split("+"))
+            if wanted & self.unknown_categories:
+                return 200, {}, feed_error(cats)
             entries = [p for p in self.feed if wanted & set(p["categories"])]
             return 200, {}, daily_feed(entries, cats)
         return 404, {}, "not found"

@@ -193,6 +193,13 @@ def test_an_empty_or_malformed_feed_exits_2_with_one_line(arxiv, cli, body):
     assert one_line(proc.stderr).startswith("error: http://127.0.0.1:")
 
 
+def test_run_with_an_unknown_category_exits_2_naming_it(arxiv, cli, tmp_path):
+    proc = cli("run", "arxiv:cs.FOO", "-o", "today.md")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: arxiv:cs.FOO: cs.FOO is not an arXiv category")
+    assert not (tmp_path / "today.md").exists()
+
+
 def test_an_unreachable_arxiv_exits_4_with_one_line(cli, monkeypatch):
     monkeypatch.setenv("PAPER_AGENT_ARXIV_FEED_URL", "http://127.0.0.1:9/atom")
     monkeypatch.setenv("PAPER_AGENT_RETRY_ATTEMPTS", "1")

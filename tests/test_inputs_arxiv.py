@@ -15,7 +15,7 @@ from arxiv_fakes import EPOCH, FakeArxiv, FakeClock, papers, recorded
 
 from agent import ConfigError, FetchError, InputError, fetch_papers
 from agent.inputs import arxiv_id
-from agent.inputs.arxiv import fetch
+from agent.inputs.arxiv import fetch, parse_source
 
 
 @pytest.fixture
@@ -78,6 +78,14 @@ def test_a_weekend_feed_with_no_entries_is_no_papers_and_says_so(arxiv, clock):
     result = get(clock, "cs.IR")
     assert result.papers == []
     assert result.note == "cs.IR: no announcement today (arXiv announces nothing on weekends and holidays)"
+
+
+def test_an_unknown_category_is_a_config_error_naming_it_and_nothing_is_cached(arxiv, clock):
+    with pytest.raises(ConfigError, match=r"^arxiv:cs.FOO: cs.FOO is not an arXiv category .*Feed error for query"):
+        get(clock, "cs.FOO")
+    with pytest.raises(ConfigError):  # asked again, not answered from the cache as "no announcement"
+        get(clock, "cs.FOO")
+    assert len(arxiv.calls) == 2
 
 
 def test_several_categories_are_one_feed_request(arxiv, clock):
@@ -259,6 +267,14 @@ def test_a_malformed_id_is_refused_before_any_request(arxiv, clock):
     with pytest.raises(ConfigError, match="'2510.1' is not an arXiv id"):
         get(clock, ids=["2510.1"])
     assert arxiv.calls == []
+
+
+@pytest.mark.parametrize("source", ["arxiv:2505.20730,garbage", "arxiv:garbage,2505.20730v2"])
+def test_a_bad_part_of_an_id_list_is_blamed_not_the_valid_id(source):
+    with pytest.raises(ConfigError, match="^'garbage' is not an arXiv id"):
+        parse_source(source)
+    assert parse_source("arxiv:2505.20730,cs/0112017") == ([], ["2505.20730", "cs/0112017"])
+    assert parse_source("arxiv:cs.IR,cs.CL") == (["cs.IR", "cs.CL"], [])
 
 
 def test_an_api_error_entry_is_reported_not_read_as_no_papers(arxiv, clock):

@@ -225,6 +225,12 @@ def _fetch_feed(client: Client, cats: list[str], cross_lists: bool) -> FetchResu
         raise FetchError(f"{url}: {exc}") from None
     feed = parse_page(text, url)
     label = "+".join(cats)
+    if feed.query_error is not None:  # never cached: checked before the page is stored
+        named = f"{cats[0]} is not" if len(cats) == 1 else f"one of {', '.join(cats)} is not"
+        raise ConfigError(
+            f"arxiv:{','.join(cats)}: {named} an arXiv category (arXiv answered {feed.query_error!r}); "
+            "e.g. cs.IR, cs.CL, stat.ML"
+        )
     if not cached:
         client.store(url, {}, text)
     if not feed.entries:
@@ -349,6 +355,8 @@ def parse_source(text: str | Path) -> tuple[list[str], list[str]] | None:
     parts = [p.strip() for p in raw[len(ARXIV_SOURCE_PREFIX) :].split(",") if p.strip()]
     if not parts:
         raise ConfigError(f"{raw!r}: name categories or ids after 'arxiv:' (e.g. arxiv:cs.IR,cs.CL)")
-    if all(arxiv_id(p) for p in parts) and not all(CATEGORY_RE.match(p) for p in parts):
+    # One id among the parts makes it a list of ids, so the error names what is wrong
+    # (``arxiv:2505.20730,garbage``: 'garbage' is not an id), never the valid id.
+    if any(arxiv_id(p) for p in parts) and not all(CATEGORY_RE.match(p) for p in parts):
         return [], _ids(parts)
     return _categories(parts), []
