@@ -14,7 +14,8 @@ so paper-agent's fetch code is exercised end to end without touching the network
 Faults are queued: ``server.fail_next(503, retry_after=7)``, ``server.fail_next(200,
 body="<feed")`` (malformed), ``server.empty_pages = 2`` (the next two pages after the first come
 back with no entries, as the real API sometimes does), ``server.unknown_categories`` (the
-daily feed answers them with arXiv's "Feed error for query" feed). Every request is recorded in
+daily feed answers them with arXiv's "Feed error for query" feed), ``server.drip = 2.0`` (every
+answer is sent one byte every 2 s). Every request is recorded in
 ``server.requests`` (path, query parameters, headers), and ``on_request`` is called with it.
 
 By hand, with synthetic papers submitted on one day::
@@ -33,6 +34,7 @@ import re
 import sys
 import textwrap
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -243,6 +245,7 @@ class FakeArxiv:
         self.on_request = on_request
         self.requests: list[dict[str, Any]] = []
         self.empty_pages = 0
+        self.drip: float | None = None  # seconds between the bytes of each answer (a stalling server)
         self.unknown_categories = {"cs.FOO"}  # the daily feed answers these with a feed error
         self._faults: deque[tuple[int, dict[str, str], str]] = deque()
         self._lock = threading.Lock()
@@ -336,7 +339,16 @@ class FakeArxiv:
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                if server.drip is None:
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):  # one byte at a time, as a stalling server does
+                    try:
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(server.drip)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -8,6 +8,8 @@ and answered by the fake arXiv's logic (``bench/fake_arxiv.py``) or a recorded-f
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 import respx
@@ -378,3 +380,39 @@ def test_an_endpoint_that_is_not_a_url_is_a_config_error(clock, monkeypatch):
     monkeypatch.setenv("PAPER_AGENT_ARXIV_API_URL", "export.arxiv.org/api/query")
     with pytest.raises(ConfigError, match="PAPER_AGENT_ARXIV_API_URL='export.arxiv.org/api/query': expected an http"):
         get(clock, "cs.IR", date="2025-10-14")
+
+
+# ---------------------------------------------------------------------------- limits
+
+
+def test_a_server_that_stalls_byte_by_byte_hits_the_total_deadline(clock, monkeypatch):
+    """httpx's timeout is per read: 1 byte every 0.2 s never trips a 1 s one, the deadline does."""
+    monkeypatch.setenv("PAPER_AGENT_TIMEOUT", "1")
+    monkeypatch.setenv("PAPER_AGENT_RETRY_ATTEMPTS", "1")
+    with FakeArxiv(feed=papers(3)) as server:  # ~2 KB: 400 s at this pace
+        server.drip = 0.2
+        monkeypatch.setenv("PAPER_AGENT_ARXIV_FEED_URL", server.feed_url)
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"no complete answer within 1 s \(PAPER_AGENT_TIMEOUT\)\) after 1 try"):
+            get(clock, "cs.IR")
+        assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_answer_over_the_size_cap_is_refused_and_not_cached(clock, monkeypatch, chunked):
+    monkeypatch.setattr("agent.inputs.arxiv_client.MAX_RESPONSE_BYTES", 50_000)
+    body = recorded("daily_cs_IR.xml").replace("</summary>", "x" * 60_000 + "</summary>", 1).encode()
+    calls = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if chunked:  # no Content-Length: the cap is checked as the bytes arrive
+            return httpx.Response(200, content=iter([body[i : i + 8192] for i in range(0, len(body), 8192)]))
+        return httpx.Response(200, content=body)
+
+    with respx.mock() as router:
+        router.get(url__startswith="https://rss.arxiv.org/").mock(side_effect=answer)
+        for _ in range(2):
+            with pytest.raises(InputError, match="over 50,000 bytes, the cap on one answer"):
+                get(clock, "cs.IR")
+    assert len(calls) == 2  # refused, so never cached

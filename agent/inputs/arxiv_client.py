@@ -2,7 +2,7 @@
 
 As arXiv's terms of use ask: requests at least 3 s apart (a ``Throttle`` shared by every fetch
 in the process, with an injectable clock and sleep), a User-Agent naming paper-agent, its
-version and ``PAPER_AGENT_CONTACT``, a timeout per request, and tenacity retries on
+version and ``PAPER_AGENT_CONTACT``, a total deadline and a size cap per answer, and tenacity retries on
 429/5xx/timeouts that honour ``Retry-After``. Every page that parsed is kept in the
 ``PageCache``; what to ask for is ``agent.inputs.arxiv``'s business.
 """
@@ -35,6 +35,9 @@ from agent.version import __version__
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 3.0  # seconds between requests (arXiv API terms of use)
+# The most one answer may hold: a full page of 2,000 API results is ~6 MB, today's feed far less.
+# More is a broken or hostile server; reading it whole cost 1.9 GB of memory for a 210 MB page.
+MAX_RESPONSE_BYTES = 20 * 2**20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -124,7 +127,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, _Retryable):
         return str(exc)
     if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
+        return str(exc) if str(exc).startswith("no complete answer") else "timed out"
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
 
 
@@ -157,13 +160,14 @@ class Client:
             )
         self.throttle.wait()
         self.requests += 1
-        response = self._http.get(url, params=params)
-        if response.status_code in RETRY_STATUSES:
-            raise _Retryable(response)
+        with self._http.stream("GET", url, params=params) as response:
+            if response.status_code in RETRY_STATUSES:
+                raise _Retryable(response)
+            text = _read_body(response, self.settings.timeout)
         if response.status_code >= 400:
-            detail = _error_summary(response.text)
+            detail = _error_summary(text)
             raise InputError(str(response.request.url), f"arXiv answered HTTP {response.status_code}{detail}")
-        return response.text
+        return text
 
     def _wait(self, state: Any) -> float:
         """Seconds before the next try: ``Retry-After`` when given (capped), else jittered backoff."""
@@ -205,6 +209,32 @@ class Client:
         """Keep a page that parsed and holds what it should (never an empty or broken one)."""
         if self.cache is not None:
             self.cache.set(str(httpx.URL(url, params=params)), text, now=self.throttle.clock())
+
+
+def _read_body(response: httpx.Response, timeout: float) -> str:
+    """The body, read as it arrives, within ``timeout`` seconds in all and ``MAX_RESPONSE_BYTES``.
+
+    httpx's timeout bounds each read, so a server sending a byte every 2 s never times out:
+    the total deadline is checked after every chunk (a late one raises ``ReadTimeout``, retried
+    like any timeout). An answer over the size cap is an ``InputError``, before it is read
+    when ``Content-Length`` says so.
+    """
+    where = str(response.request.url)
+    too_big = InputError(where, f"arXiv's answer is over {MAX_RESPONSE_BYTES:,} bytes, the cap on one answer")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise too_big
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise too_big
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"no complete answer within {timeout:g} s (PAPER_AGENT_TIMEOUT)")
+        chunks.append(chunk)
+    return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
 
 
 def _error_summary(text: str) -> str:
