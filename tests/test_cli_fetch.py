@@ -7,6 +7,7 @@ check exit codes and that every failure is one line without a traceback.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,18 @@ def test_fetch_since_until_pages_with_3_second_spacing_and_resumes_after_an_inte
     assert [r["params"]["start"] for r in arxiv.requests[before:]] == ["300"]  # page 1 came from the cache
     assert all(b - a >= 3.0 for a, b in zip(arxiv.times, arxiv.times[1:])), arxiv.times
     assert "[1 request to arXiv, 1 page from the cache]" in result.stderr
+
+
+def test_two_fetch_commands_back_to_back_are_3_seconds_apart_at_arxiv(cli, monkeypatch):
+    """Two processes: the spacing is the stamp file's (real time, so this test takes ~3 s)."""
+    with FakeArxiv(papers(3)) as server:
+        monkeypatch.setenv("PAPER_AGENT_ARXIV_API_URL", server.api_url)
+        times: list[float] = []
+        server.on_request = lambda _record: times.append(time.monotonic())
+        for day in ("2025-10-13", "2025-10-14"):
+            proc = cli("fetch", "--date", day)
+            assert proc.returncode == 0, proc.stderr
+    assert len(times) == 2 and times[1] - times[0] >= 2.9
 
 
 def test_fetch_ids_accepts_versions_and_old_style_ids(arxiv, invoke, tmp_path):

@@ -185,6 +185,22 @@ def test_requests_are_at_least_3_seconds_apart(arxiv, clock):
     assert all(b - a >= 3.0 for a, b in zip(times, times[1:])), times
 
 
+def test_the_spacing_spans_processes_through_the_stamp_in_the_cache_folder(arxiv, clock, cache_dir):
+    """Another paper-agent asked arXiv 1 s ago (its stamp says so): this one waits the other 2 s."""
+    stamp = cache_dir / "arxiv-last-request"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(repr(EPOCH - 1), encoding="ascii")
+    get(clock, "cs.IR")
+    assert clock.sleeps == [2.0] and arxiv.calls[0]["t"] == EPOCH + 2
+    assert float(stamp.read_text(encoding="ascii")) == EPOCH + 2  # the next process waits for this one
+
+
+def test_an_unreadable_stamp_only_spaces_this_process(arxiv, clock, cache_dir):
+    (cache_dir / "arxiv-last-request").mkdir(parents=True)  # a folder where the file should be
+    get(clock, "cs.IR", date="2025-10-14")
+    assert len(arxiv.calls) == 3 and clock.sleeps == [3.0, 3.0]
+
+
 def test_several_categories_are_or_ed_in_one_query(arxiv, clock):
     get(clock, ["cs.IR", "cs.CL"], date="2025-10-14")
     assert arxiv.calls[0]["params"]["search_query"].startswith("(cat:cs.IR OR cat:cs.CL) AND submittedDate:")

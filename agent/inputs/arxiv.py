@@ -32,7 +32,7 @@ from typing import Any
 
 from agent.cache import PageCache
 from agent.errors import ConfigError, FetchError, InputError
-from agent.inputs.arxiv_client import Client, parse_page, throttle_for
+from agent.inputs.arxiv_client import STAMP_FILE, Client, parse_page, throttle_for
 from agent.inputs.files import ARXIV_SOURCE_PREFIX, is_arxiv_source
 from agent.inputs.text import arxiv_id
 from agent.schema import Paper
@@ -170,8 +170,9 @@ def fetch(
         end = today
     if start and end and start > end:
         raise ConfigError(f"--since {start} is after --until {end}")
-    page_cache = PageCache(Path(cache_dir or settings.cache_dir)) if cache else None
-    client = Client(settings, page_cache, refresh, throttle)
+    folder = Path(cache_dir or settings.cache_dir)
+    page_cache = PageCache(folder) if cache else None
+    client = Client(settings, page_cache, refresh, throttle, stamp=folder / STAMP_FILE)
     try:
         if id_list:
             result = _fetch_ids(client, id_list, page_size)

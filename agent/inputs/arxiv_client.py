@@ -1,7 +1,8 @@
 """Talking to arXiv politely: one request at a time, spaced, identified, retried, cached.
 
 As arXiv's terms of use ask: requests at least 3 s apart (a ``Throttle`` shared by every fetch
-in the process, with an injectable clock and sleep), a User-Agent naming paper-agent, its
+in the process, with an injectable clock and sleep, and across processes through a locked
+timestamp file in the cache folder), a User-Agent naming paper-agent, its
 version and ``PAPER_AGENT_CONTACT``, a total deadline and a size cap per answer, and tenacity retries on
 429/5xx/timeouts that honour ``Retry-After``. Every page that parsed is kept in the
 ``PageCache``; what to ask for is ``agent.inputs.arxiv``'s business.
@@ -13,7 +14,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: requests are spaced within one process only
+    fcntl = None  # type: ignore[assignment]
 
 import httpx
 from tenacity import (
@@ -35,6 +42,7 @@ from agent.version import __version__
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 3.0  # seconds between requests (arXiv API terms of use)
+STAMP_FILE = "arxiv-last-request"  # in the cache folder: the spacing across processes
 # The most one answer may hold: a full page of 2,000 API results is ~6 MB, today's feed far less.
 # More is a broken or hostile server; reading it whole cost 1.9 GB of memory for a 210 MB page.
 MAX_RESPONSE_BYTES = 20 * 2**20
@@ -60,13 +68,49 @@ class Throttle:
         self.sleep = sleep
         self.last: float | None = None
 
-    def wait(self) -> None:
-        """Sleep until ``interval`` has passed since the previous request, then mark this one."""
-        if self.last is not None:
-            gap = self.last + self.interval - self.clock()
+    def wait(self, stamp: Path | None = None) -> None:
+        """Sleep until ``interval`` has passed since the previous request, then mark this one.
+
+        With ``stamp`` (a file in the cache folder) the previous request may be another
+        process's: the file holds the time of the last request to arXiv from any paper-agent
+        sharing that folder, read and written under an exclusive lock held across the sleep, so
+        two ``fetch`` commands run back to back are spaced too. A stamp that cannot be used
+        (read-only folder, no ``fcntl``) leaves the spacing to this process alone.
+        """
+        if stamp is None or fcntl is None:
+            self._wait_after(self.last)
+            return
+        try:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            with stamp.open("a+", encoding="ascii") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+                handle.seek(0)
+                previous = _float(handle.read())
+                if previous is None or (self.last is not None and self.last > previous):
+                    previous = self.last
+                self._wait_after(previous)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(repr(self.last))
+        except OSError as exc:
+            log.debug("arXiv request stamp %s unusable (%s): spacing this process only", stamp, exc)
+            self._wait_after(self.last)
+
+    def _wait_after(self, last: float | None) -> None:
+        """Sleep until ``interval`` after ``last`` (never longer than ``interval``), mark now."""
+        if last is not None:
+            gap = last + self.interval - self.clock()
             if gap > 0:
                 self.sleep(min(gap, self.interval))
         self.last = self.clock()
+
+
+def _float(text: str) -> float | None:
+    """The timestamp in a stamp file, or None when it is empty or not a number."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
 
 
 # One per process: two fetches in one run (``run arxiv:cs.IR arxiv:cs.CL``) share the spacing.
@@ -139,6 +183,7 @@ class Client:
     cache: PageCache | None
     refresh: bool
     throttle: Throttle
+    stamp: Path | None = None  # the cross-process request stamp (``Throttle.wait``)
     requests: int = 0
     cached_pages: int = 0
     _http: httpx.Client | None = None
@@ -158,7 +203,7 @@ class Client:
                 timeout=self.settings.timeout,
                 follow_redirects=True,
             )
-        self.throttle.wait()
+        self.throttle.wait(self.stamp)
         self.requests += 1
         with self._http.stream("GET", url, params=params) as response:
             if response.status_code in RETRY_STATUSES:
