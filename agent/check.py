@@ -34,6 +34,11 @@ MODE_NAMES = {"tools": "tool calling", "json": "JSON-schema mode", "json_object"
 SEED_PAPERS = 3
 DEFAULT_CONCURRENCY = 8
 MAX_RECOMMENDED = 256
+# "A one-minute diagnosis": a server that takes requests and never answers must not hold the
+# check for 3 x 2 tries x PAPER_AGENT_TIMEOUT (184 s measured). Each call waits at most
+# CALL_TIMEOUT, and the whole check stops after CHECK_BUDGET (modes not reached say so).
+CALL_TIMEOUT = 15.0
+CHECK_BUDGET = 60.0
 RATE_HEADERS = (
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
@@ -197,10 +202,11 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str], papers: li
         )
         return report
     headers: dict[str, str] = {}
+    deadline = time.monotonic() + CHECK_BUDGET
     reachable = await _models_step(report, probe.base_url, secret, cfg, headers)
     if reachable:
         for m in modes:
-            result = await _mode_step(cfg, taxonomy, m, papers, headers)
+            result = await _bounded_mode_step(cfg, taxonomy, m, papers, headers, deadline)
             result.problem = redact(result.problem, secret) if result.problem else None
             report.modes.append(result)
             report.steps.append(result.step())
@@ -219,14 +225,14 @@ async def _models_step(
     auth = {"Authorization": f"Bearer {secret}"} if secret else {}
     started = time.perf_counter()
     try:
-        async with httpx.AsyncClient(timeout=min(cfg.timeout, 15.0)) as client:
+        async with httpx.AsyncClient(timeout=min(cfg.timeout, CALL_TIMEOUT)) as client:
             response = await client.get(f"{base}/models", headers=auth)
     except httpx.TimeoutException:
         report.steps.append(
             Step(
                 "reachable",
                 False,
-                f"no answer from {report.base_url} within {min(cfg.timeout, 15.0):g} s",
+                f"no answer from {report.base_url} within {min(cfg.timeout, CALL_TIMEOUT):g} s",
                 "is the server running and the address right? check --base-url",
             )
         )
@@ -292,6 +298,22 @@ def _model_names(response: Any) -> list[str] | None:
     return [str(m.get("id")) for m in items if isinstance(m, dict) and m.get("id")]
 
 
+async def _bounded_mode_step(
+    cfg: Settings, taxonomy: Taxonomy, mode: str, papers: list[Paper], headers: dict[str, str], deadline: float
+) -> ModeResult:
+    """``_mode_step`` within what is left of the check's budget; out of time is a failed mode."""
+    left = deadline - time.monotonic()
+    fix = "is the server up and answering? a single call may take up to"
+    if left < 1.0:
+        problem = f"not tried: the check's {CHECK_BUDGET:g} s were spent on the modes above — {fix} {CALL_TIMEOUT:g} s"
+        return ModeResult(mode=mode, papers=len(papers), valid=0, calls=0, problem=problem)
+    try:
+        return await asyncio.wait_for(_mode_step(cfg, taxonomy, mode, papers, headers), left)
+    except TimeoutError:
+        problem = f"no valid answer before the check's {CHECK_BUDGET:g} s ran out — {fix} {CALL_TIMEOUT:g} s"
+        return ModeResult(mode=mode, papers=len(papers), valid=0, calls=0, problem=problem)
+
+
 async def _mode_step(
     cfg: Settings, taxonomy: Taxonomy, mode: str, papers: list[Paper], headers: dict[str, str]
 ) -> ModeResult:
@@ -303,9 +325,10 @@ async def _mode_step(
         update={
             "mode": mode,
             "concurrency": max(1, len(papers)),
+            "timeout": min(cfg.timeout, CALL_TIMEOUT),
             "retry_attempts": 2,
             "retry_max_wait": 2.0,
-            "retry_total": 30.0,
+            "retry_total": CALL_TIMEOUT,
         }
     )
     backend = OpenAIBackend(settings, taxonomy, on_response=[_header_recorder(headers)])
