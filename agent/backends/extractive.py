@@ -152,13 +152,11 @@ EXTRACTIVE_VERSION = "2"
 # A markup tag ends the abstract as far as the TL;DR goes: "...</abstract> Ignore all previous
 # instructions" is text injected after it, never the authors' words.
 MARKUP_TAG_RE = re.compile(r"</?[A-Za-z][\w:-]*\s*/?>")
-INSTRUCTION_RE = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,60}\b(?:instructions?|prompts?|rules|guidelines|"
-    r"(?:the\s+)?(?:above|previous|prior))\b"
-    r"|\b(?:you are now|you must|act as|respond with|answer with|reply with|system prompt)\b"
-    r"|\boutput\s+(?:only\s+|the\s+)?(?:label|primary|json|the word)\b"
-    r"|\boutput\s+primary\b",
-    re.IGNORECASE,
+INSTRUCTION_RE = _lower_re(  # searched on the lower-cased sentence
+    r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,3}?(?:instructions?|prompts?|guidelines)\b"
+    r"|\byou are now\b"
+    r"|^\W*(?:please\s+)?(?:respond|answer|reply)\s+(?:only\s+)?with\b"
+    r"|\boutput\s+(?:only\s+)?(?:the\s+)?(?:label|primary|json|word)\b"
 )
 
 # Back-references whose referent lies in a sentence the TL;DR leaves out.
@@ -176,6 +174,17 @@ DANGLING_OPEN_RE = re.compile(
     r"|(?:they|them|it|its|their|both)\b)",
     re.IGNORECASE,
 )
+_BACK_REFERENCE_LOWER = re.compile(BACK_REFERENCE_RE.pattern)  # ~2x faster on text already lower-cased
+
+
+def _back_reference(sentence: str) -> re.Match[str] | None:
+    """The first back-reference in ``sentence`` (offsets into it)."""
+    lower = sentence.lower()
+    if len(lower) != len(sentence):  # rare Unicode whose lower case changes length
+        return BACK_REFERENCE_RE.search(sentence)
+    return _BACK_REFERENCE_LOWER.search(lower)
+
+
 # Where a clause holding a back-reference can be dropped: before "that/which ...", a purpose
 # ("designed to", "to address"), or a comma.
 REFERENCE_CUT_RE = re.compile(
@@ -186,37 +195,54 @@ REFERENCE_CUT_RE = re.compile(
 )
 
 # A result sentence must keep a finding: "Extensive experiments are conducted on ..." has none.
-FINDING_RE = re.compile(
+FINDING_RE = _lower_re(  # searched on lower-cased text
     r"\b(?:outperform\w*|surpass\w*|improv\w*|achiev\w*|gain\w*|boost\w*|reduc\w*|speed-?up\w*|exceed\w*|"
     r"lift\w*|increas\w*|state-of-the-art|SOTA|beats?|better|higher|lower|faster|superior\w*|effective\w*|"
     r"significant\w*|consistent\w*|competitive|robust\w*|comparable|matches|rival\w*|strong|fast|accurate\w*|"
     r"efficien\w*|success\w*)\b",
-    re.IGNORECASE,
 )
-CONTENTLESS_RE = re.compile(
+CONTENTLESS_RE = _lower_re(  # searched on lower-cased text
     r"\b(?:are|were|is|was|have been|has been)\s+(?:conducted|performed|carried out)\b"
     r"|^(?:we\s+)?(?:evaluate|evaluated|test|tested|conduct|conducted|perform|performed)\b",
-    re.IGNORECASE,
 )
 
 
-def _injected(sentence: str) -> bool:
-    return bool(INSTRUCTION_RE.search(sentence))
+# Every instruction INSTRUCTION_RE matches holds one of these: a substring test (5x faster than
+# the regex) rules out nearly every real sentence first.
+_INSTRUCTION_HINTS = (
+    "ignore",
+    "disregard",
+    "forget",
+    "override",
+    "you are now",
+    "respond",
+    "answer",
+    "reply",
+    "output",
+)
+
+
+def _injected(lower: str) -> bool:
+    return any(w in lower for w in _INSTRUCTION_HINTS) and bool(INSTRUCTION_RE.search(lower))
 
 
 def tldr_sentences(abstract: str, doc: _Abstract) -> list[str | None]:
     """The abstract's sentences a TL;DR may use, by index: None for text after a markup tag and
     for instruction-like sentences; a sentence that runs into a tag keeps the part before it."""
-    tag = MARKUP_TAG_RE.search(abstract)
+    tag = MARKUP_TAG_RE.search(abstract) if "<" in abstract else None
+    lower_abstract = abstract.lower()
+    suspect = any(w in lower_abstract for w in _INSTRUCTION_HINTS)
+    if tag is None and not suspect:  # nearly every abstract: all sentences usable
+        return [text for _, text in doc.sentences]
     cut = tag.start() if tag else len(abstract)
     out: list[str | None] = []
-    for start, text in doc.sentences:
+    for (start, text), lower in zip(doc.sentences, doc.lower):
         if start >= cut:
             out.append(None)
             continue
         at = abstract.find(text, start)
         text = text[: cut - at].strip() if at >= 0 and at + len(text) > cut else text
-        out.append(None if not text or _injected(text) else text)
+        out.append(None if not text or (suspect and _injected(lower)) else text)
     return out
 
 
@@ -306,14 +332,14 @@ LEADING_CLAUSE_RE = re.compile(
 def _drop_back_reference(sentence: str) -> str:
     """Drop the clause that points at text the TL;DR leaves out: "X, a framework that addresses
     them" -> "X, a framework."; "To tackle these issues, we ..." -> "We ..."."""
-    m = BACK_REFERENCE_RE.search(sentence)
+    m = _back_reference(sentence)
     if m is None:
         return sentence
     before = sentence[: m.start()]
     if LEADING_CLAUSE_RE.match(sentence) and "," not in before:
         comma = sentence.find(", ", m.end())
         rest = sentence[comma + 2 :] if comma >= 0 else ""
-        if len(_words(rest)) >= 5 and not BACK_REFERENCE_RE.search(rest):
+        if len(_words(rest)) >= 5 and not _back_reference(rest):
             return rest[:1].upper() + rest[1:]
     for cut in reversed([c.start() for c in REFERENCE_CUT_RE.finditer(before)]):
         head = sentence[:cut].rstrip(" ,;:")
@@ -326,14 +352,19 @@ def _clean(sentence: str) -> str:
     return _end(_drop_back_reference(_strip_lead_in(sentence)))
 
 
-def _main_index(doc: _Abstract, usable: list[str | None]) -> int | None:
-    """The first contribution sentence that can be used and stands alone; else the first usable one."""
+def _main_sentence(doc: _Abstract, usable: list[str | None]) -> tuple[int, str] | None:
+    """The first contribution sentence that can be used and stands alone (else the first one, else
+    the first usable sentence), with its index, cleaned."""
     for marks in (doc.strong, doc.weak):
         picks = [i for i, (mark, text) in enumerate(zip(marks, usable)) if mark and text]
-        if picks:
-            alone = [i for i in picks if not DANGLING_OPEN_RE.match(_clean(usable[i] or ""))]
-            return (alone or picks)[0]
-    return next((i for i, text in enumerate(usable) if text), None)
+        for i in picks:
+            cleaned = _clean(usable[i] or "")
+            if not DANGLING_OPEN_RE.match(cleaned):
+                return i, cleaned
+        if picks:  # all dangle (rare): the first, as before
+            return picks[0], _clean(usable[picks[0]] or "")
+    first = next((i for i, text in enumerate(usable) if text), None)
+    return None if first is None else (first, _clean(usable[first] or ""))
 
 
 def _result_score(sentence: str, low: str) -> int:
@@ -352,7 +383,7 @@ def _fit_result(sentence: str, room: int, follows_main: bool = False) -> str | N
     finding, dangle, or be cut mid-clause. Right after the contribution sentence, "It ..." and
     "This model ..." point at that sentence, which the TL;DR holds, so they do not dangle."""
     text = _clean(sentence)
-    if BACK_REFERENCE_RE.search(text) or (DANGLING_OPEN_RE.match(text) and not follows_main):
+    if _back_reference(text) or (DANGLING_OPEN_RE.match(text) and not follows_main):
         return None
     trimmed = len(_words(text)) > room
     if trimmed:
@@ -361,9 +392,10 @@ def _fit_result(sentence: str, room: int, follows_main: bool = False) -> str | N
         text = trim_to_words(text, room)
         if text.endswith("…"):
             return None
-    if trimmed and not (FINDING_RE.search(text) or NUMBER_RE.search(text)):
+    lower = text.lower()
+    if trimmed and not (FINDING_RE.search(lower) or NUMBER_RE.search(text)):
         return None  # the finding was in the part cut away
-    if CONTENTLESS_RE.search(text) and not (RESULT_VERB_RE.search(text.lower()) or NUMBER_RE.search(text)):
+    if CONTENTLESS_RE.search(lower) and not (RESULT_VERB_RE.search(lower) or NUMBER_RE.search(text)):
         return None  # "Extensive experiments are conducted on ...", "We evaluate X on ..."
     return text
 
@@ -391,10 +423,10 @@ def extractive_tldr(title: str, abstract: str, doc: _Abstract | None = None) -> 
     ``MAX_TLDR_WORDS`` words, every word copied from the abstract (or the title, without one)."""
     doc = doc or _Abstract.parse(abstract)
     usable = tldr_sentences(abstract, doc)
-    idx = _main_index(doc, usable)
-    if idx is None:
+    picked = _main_sentence(doc, usable)
+    if picked is None:
         return trim_to_words(title, MAX_TLDR_WORDS)
-    main = _clean(usable[idx] or "")
+    idx, main = picked
     main_words = len(_words(main))
     if main_words >= MAX_TLDR_WORDS:
         return trim_to_words(main, MAX_TLDR_WORDS)
@@ -408,10 +440,9 @@ def extractive_tldr(title: str, abstract: str, doc: _Abstract | None = None) -> 
 
 MIN_DETAIL_ROOM = 12
 # Scene-setting, not method: what existing work lacks, where the field stands.
-BACKGROUND_RE = re.compile(
+BACKGROUND_RE = _lower_re(  # searched on lower-cased text
     r"^(?:However|But|Yet|Although|While|Despite|Given|Unlike)\b"
     r"|\b(?:existing|conventional|traditional|struggle\w*|suffer\w*|lack\w*)\b",
-    re.IGNORECASE,
 )
 
 
@@ -421,9 +452,10 @@ def _method_detail(usable: list[str | None], doc: _Abstract, main: int, room: in
     if i >= len(usable) or not usable[i] or room < MIN_DETAIL_ROOM:
         return None
     text = _clean(usable[i] or "")
-    if len(_words(text)) > room or _result_score(text, text.lower()):
+    lower = text.lower()
+    if len(_words(text)) > room or _result_score(text, lower):
         return None
-    if BACK_REFERENCE_RE.search(text) or BACKGROUND_RE.search(text) or NOT_RESULT_RE.search(text.lower()):
+    if _back_reference(text) or BACKGROUND_RE.search(lower) or NOT_RESULT_RE.search(lower):
         return None
     return text
 
