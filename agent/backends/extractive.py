@@ -241,7 +241,9 @@ def tldr_sentences(abstract: str, doc: _Abstract) -> list[str | None]:
             out.append(None)
             continue
         at = abstract.find(text, start)
-        text = text[: cut - at].strip() if at >= 0 and at + len(text) > cut else text
+        if at >= 0 and at + len(text) > cut:
+            text = text[: cut - at].strip()
+            lower = text.lower()
         out.append(None if not text or (suspect and _injected(lower)) else text)
     return out
 
