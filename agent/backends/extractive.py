@@ -149,9 +149,13 @@ EXTRACTIVE_VERSION = "2"
 
 # --------------------------------------------------------------------------- text that must not be picked
 
-# A markup tag ends the abstract as far as the TL;DR goes: "...</abstract> Ignore all previous
-# instructions" is text injected after it, never the authors' words.
-MARKUP_TAG_RE = re.compile(r"</?[A-Za-z][\w:-]*\s*/?>")
+# A closing tag, or a chat-role tag, ends the abstract as far as the TL;DR goes: "...</abstract>
+# Ignore all previous instructions" is text injected after it, never the authors' words.
+MARKUP_TAG_RE = re.compile(  # inline formatting (</b>, </sup>) is left alone
+    r"</(?!(?:b|i|u|em|strong|sup|sub|span|a|tt|code|small|big)\s*>)[A-Za-z][\w:-]*\s*>"
+    r"|<(?:system|user|assistant|instructions?|prompt)\b[^<>]{0,80}>",
+    re.IGNORECASE,
+)
 INSTRUCTION_RE = _lower_re(  # searched on the lower-cased sentence
     r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,3}?(?:instructions?|prompts?|guidelines)\b"
     r"|\byou are now\b"
