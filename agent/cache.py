@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ from typing import Any
 
 import diskcache
 
-from agent.errors import ConfigError
+from agent.errors import CacheUnreadable, ConfigError
 from agent.schema import Paper, PaperResult, Usage
 from agent.settings import Settings
 
@@ -31,6 +34,39 @@ ENTRY_VERSION = 1
 def _digest(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _open(directory: Path, size_limit: int, what: str) -> diskcache.Cache:
+    """A ``diskcache.Cache`` in ``directory``; a database that is not one says how to reset it.
+
+    ``sqlite3.OperationalError`` (a folder we cannot write) is a plain ``ConfigError``: clearing
+    would not help. Any other ``DatabaseError`` ("file is not a database") is ``CacheUnreadable``.
+    """
+    try:
+        return diskcache.Cache(str(directory), size_limit=size_limit)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise ConfigError(f"{directory}: cannot open {what} ({exc})") from None
+        raise CacheUnreadable(
+            f"{directory}: cannot open {what} ({exc}); run `paper-agent cache clear` to reset it"
+        ) from None
+    except Exception as exc:  # OSError: a path we cannot use
+        raise ConfigError(f"{directory}: cannot open {what} ({exc})") from None
+
+
+# diskcache's own files in its folder: the database (with its journal) and value subfolders "ab".
+_DISKCACHE_DB = ("cache.db", "cache.db-wal", "cache.db-shm", "cache.db-journal")
+_VALUE_DIR_RE = re.compile(r"^[0-9a-f]{2}$")
+
+
+def _reset(directory: Path) -> None:
+    """Delete diskcache's files in ``directory`` (nothing else: ``arxiv/`` and ``batches/`` stay)."""
+    for name in _DISKCACHE_DB:
+        (directory / name).unlink(missing_ok=True)
+    for sub in directory.iterdir():
+        if sub.is_dir() and _VALUE_DIR_RE.match(sub.name):
+            shutil.rmtree(sub, ignore_errors=True)
+    log.warning("%s: the cache database could not be read; reset it", directory)
 
 
 def paper_components(paper: Paper) -> dict[str, str]:
@@ -62,10 +98,7 @@ class ResultCache:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        try:
-            self._cache = diskcache.Cache(str(self.directory), size_limit=2**34)
-        except Exception as exc:  # sqlite3.OperationalError, OSError: a path we cannot use
-            raise ConfigError(f"{self.directory}: cannot open the cache ({exc})") from None
+        self._cache = _open(self.directory, 2**34, "the cache")
 
     def get(self, key: str) -> PaperResult | None:
         try:
@@ -147,10 +180,7 @@ class PageCache:
 
     def __init__(self, cache_dir: str | Path) -> None:
         self.directory = Path(cache_dir) / self.SUBDIR
-        try:
-            self._cache = diskcache.Cache(str(self.directory), size_limit=2**32)
-        except Exception as exc:  # sqlite3.OperationalError, OSError: a path we cannot use
-            raise ConfigError(f"{self.directory}: cannot open the arXiv page cache ({exc})") from None
+        self._cache = _open(self.directory, 2**32, "the arXiv page cache")
 
     def get(self, key: str, max_age: float | None, now: float) -> str | None:
         try:
@@ -201,11 +231,21 @@ def cache_stats(cache_dir: str | Path | None = None) -> dict[str, Any]:
 
 
 def clear_cache(cache_dir: str | Path | None = None) -> tuple[int, int]:
-    """Delete every cached result and fetched arXiv page; returns ``(results, pages)`` removed."""
+    """Delete every cached result and fetched arXiv page; returns ``(results, pages)`` removed.
+
+    A cache whose database cannot be read at all is reset (its files deleted, with a warning)
+    and counts 0: this is the way out the ``CacheUnreadable`` message points to.
+    """
     directory = cache_location(cache_dir)
-    results, pages = ResultCache(directory), PageCache(directory)
-    try:
-        return results.clear(), pages.clear()
-    finally:
-        results.close()
-        pages.close()
+    removed: list[int] = []
+    for kind in (ResultCache, PageCache):
+        try:
+            cache = kind(directory)
+        except CacheUnreadable:
+            _reset(directory / PageCache.SUBDIR if kind is PageCache else directory)
+            cache = kind(directory)
+        try:
+            removed.append(cache.clear())
+        finally:
+            cache.close()
+    return removed[0], removed[1]

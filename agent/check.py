@@ -42,6 +42,11 @@ SMALL_CONTEXT = 4096  # tokens per slot below which the full prompt and a re-ask
 SEED_PAPERS = 3
 DEFAULT_CONCURRENCY = 8
 MAX_RECOMMENDED = 256
+# "A one-minute diagnosis": a server that takes requests and never answers must not hold the
+# check for 3 x 2 tries x PAPER_AGENT_TIMEOUT (184 s measured). Each call waits at most
+# CALL_TIMEOUT, and the whole check stops after CHECK_BUDGET (modes not reached say so).
+CALL_TIMEOUT = 15.0
+CHECK_BUDGET = 60.0
 RATE_HEADERS = (
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
@@ -222,12 +227,15 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str] | None, pap
         )
         return report
     headers: dict[str, str] = {}
+    deadline = time.monotonic() + CHECK_BUDGET
     reachable = await _models_step(report, probe.base_url, secret, cfg, headers)
     if reachable and modes is None:
         modes = await _dialect_step(report, probe.base_url, secret, cfg)
+    if report.profile is not None and report.profile.slots:  # never more in flight than it serves
+        cfg = cfg.model_copy(update={"concurrency": report.profile.slots})
     if reachable:
         for m in modes or []:
-            result = await _mode_step(cfg, taxonomy, m, papers, headers)
+            result = await _bounded_mode_step(cfg, taxonomy, m, papers, headers, deadline)
             result.problem = redact(result.problem, secret) if result.problem else None
             report.modes.append(result)
             report.steps.append(result.step())
@@ -243,7 +251,7 @@ async def _dialect_step(report: CheckReport, base: str, secret: str | None, cfg:
     constrained one, or plain JSON mode when none is."""
     from agent.backends.probe import probe_endpoint
 
-    profile = await asyncio.to_thread(probe_endpoint, base, cfg.model, secret, timeout=min(cfg.timeout, 30.0))
+    profile = await asyncio.to_thread(probe_endpoint, base, cfg.model, secret, timeout=min(cfg.timeout, CALL_TIMEOUT))
     report.profile = profile
     for v in profile.verdicts:
         ok = {"constrained": True, "unconstrained": False, "rejected": False}.get(v.status)
@@ -267,14 +275,14 @@ async def _models_step(
     auth = {"Authorization": f"Bearer {secret}"} if secret else {}
     started = time.perf_counter()
     try:
-        async with httpx.AsyncClient(timeout=min(cfg.timeout, 15.0)) as client:
+        async with httpx.AsyncClient(timeout=min(cfg.timeout, CALL_TIMEOUT)) as client:
             response = await client.get(f"{base}/models", headers=auth)
     except httpx.TimeoutException:
         report.steps.append(
             Step(
                 "reachable",
                 False,
-                f"no answer from {report.base_url} within {min(cfg.timeout, 15.0):g} s",
+                f"no answer from {report.base_url} within {min(cfg.timeout, CALL_TIMEOUT):g} s",
                 "is the server running and the address right? check --base-url",
             )
         )
@@ -340,6 +348,22 @@ def _model_names(response: Any) -> list[str] | None:
     return [str(m.get("id")) for m in items if isinstance(m, dict) and m.get("id")]
 
 
+async def _bounded_mode_step(
+    cfg: Settings, taxonomy: Taxonomy, mode: str, papers: list[Paper], headers: dict[str, str], deadline: float
+) -> ModeResult:
+    """``_mode_step`` within what is left of the check's budget; out of time is a failed mode."""
+    left = deadline - time.monotonic()
+    fix = "is the server up and answering? a single call may take up to"
+    if left < 1.0:
+        problem = f"not tried: the check's {CHECK_BUDGET:g} s were spent on the modes above — {fix} {CALL_TIMEOUT:g} s"
+        return ModeResult(mode=mode, papers=len(papers), valid=0, calls=0, problem=problem)
+    try:
+        return await asyncio.wait_for(_mode_step(cfg, taxonomy, mode, papers, headers), left)
+    except TimeoutError:
+        problem = f"no valid answer before the check's {CHECK_BUDGET:g} s ran out — {fix} {CALL_TIMEOUT:g} s"
+        return ModeResult(mode=mode, papers=len(papers), valid=0, calls=0, problem=problem)
+
+
 async def _mode_step(
     cfg: Settings, taxonomy: Taxonomy, mode: str, papers: list[Paper], headers: dict[str, str]
 ) -> ModeResult:
@@ -350,10 +374,11 @@ async def _mode_step(
     settings = cfg.model_copy(
         update={
             "mode": mode,
-            "concurrency": max(1, len(papers)),
+            "concurrency": max(1, min(len(papers), cfg.concurrency)),  # a local server's slots, see _check
+            "timeout": min(cfg.timeout, CALL_TIMEOUT),
             "retry_attempts": 2,
             "retry_max_wait": 2.0,
-            "retry_total": 30.0,
+            "retry_total": CALL_TIMEOUT,
         }
     )
     backend = OpenAIBackend(settings, taxonomy, on_response=[_header_recorder(headers)])

@@ -53,6 +53,13 @@ class ConfigError(PaperAgentError):
     exit_code = 2
 
 
+class CacheUnreadable(ConfigError):
+    """A cache database that is not a database any more (overwritten, truncated at the header).
+
+    ``paper-agent cache clear`` (``agent.clear_cache``) resets such a cache; the message says so.
+    """
+
+
 class DatasetError(PaperAgentError):
     """An eval dataset or results file that cannot be read."""
 

@@ -25,6 +25,27 @@ PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 FENCE_RE = re.compile(r"</?\s*(?:paper|title|abstract|digest_summary)\s*>", re.IGNORECASE)
 
 
+# The most of an abstract the model is sent. arXiv abstracts are at most 1,920 characters;
+# a record with a 1.1 MB "abstract" cost 275,040 prompt tokens for one paper. Cut at a sentence
+# (or word) boundary, with a marker so the model knows text is missing.
+MAX_PROMPT_ABSTRACT_CHARS = 8_000
+CUT_MARKER = " [... abstract cut at {n:,} characters]"
+
+
+def clip_abstract(text: str, limit: int = MAX_PROMPT_ABSTRACT_CHARS) -> str:
+    """``text`` if it fits in ``limit`` characters, else its start up to the last sentence end
+    (or, with none in the second half, the last space) before ``limit``, plus ``CUT_MARKER``."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    sentence = max(head.rfind(". "), head.rfind("? "), head.rfind("! "))
+    if sentence >= limit // 2:
+        head = head[: sentence + 1]
+    elif head.rfind(" ") >= limit // 2:
+        head = head[: head.rfind(" ")]
+    return head.rstrip() + CUT_MARKER.format(n=limit)
+
+
 def render(template: str, values: dict[str, str], name: str = "template") -> str:
     wanted = set(PLACEHOLDER_RE.findall(template))
     missing = wanted - values.keys()
@@ -73,7 +94,7 @@ class PromptTemplate:
             self.user_template,
             {
                 "title": FENCE_RE.sub(" ", paper.title),
-                "abstract": FENCE_RE.sub(" ", paper.abstract),
+                "abstract": FENCE_RE.sub(" ", clip_abstract(paper.abstract)),
                 "digest_summary": summary,
             },
             f"{self.version}.user.txt",

@@ -13,7 +13,9 @@ so paper-agent's fetch code is exercised end to end without touching the network
 
 Faults are queued: ``server.fail_next(503, retry_after=7)``, ``server.fail_next(200,
 body="<feed")`` (malformed), ``server.empty_pages = 2`` (the next two pages after the first come
-back with no entries, as the real API sometimes does). Every request is recorded in
+back with no entries, as the real API sometimes does), ``server.unknown_categories`` (the
+daily feed answers them with arXiv's "Feed error for query" feed), ``server.drip = 2.0`` (every
+answer is sent one byte every 2 s). Every request is recorded in
 ``server.requests`` (path, query parameters, headers), and ``on_request`` is called with it.
 
 By hand, with synthetic papers submitted on one day::
@@ -32,6 +34,7 @@ import re
 import sys
 import textwrap
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -191,6 +194,18 @@ def daily_entry(p: dict[str, Any]) -> str:
 """
 
 
+def feed_error(cats: str) -> str:
+    """What rss.arxiv.org serves (HTTP 200) for a category it does not know: no entries."""
+    return f"""<?xml version='1.0' encoding='UTF-8'?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-us">
+  <id>http://rss.arxiv.org/atom/{cats}</id>
+  <title>Feed error for query: {cats}</title>
+  <updated>2025-10-15T04:00:00.000Z</updated>
+  <link href="http://rss.arxiv.org/atom/{cats}" rel="self" type="application/atom+xml"/>
+</feed>
+"""
+
+
 def daily_feed(entries: list[dict[str, Any]], cats: str) -> str:
     return f"""<?xml version='1.0' encoding='UTF-8'?>
 <feed xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns="http://www.w3.org/2005/Atom" xml:lang="en-us">
@@ -230,6 +245,8 @@ class FakeArxiv:
         self.on_request = on_request
         self.requests: list[dict[str, Any]] = []
         self.empty_pages = 0
+        self.drip: float | None = None  # seconds between the bytes of each answer (a stalling server)
+        self.unknown_categories = {"cs.FOO"}  # the daily feed answers these with a feed error
         self._faults: deque[tuple[int, dict[str, str], str]] = deque()
         self._lock = threading.Lock()
         self.host, self.port = host, port
@@ -268,6 +285,8 @@ class FakeArxiv:
         if "/atom/" in path:
             cats = path.rsplit("/atom/", 1)[1]
             wanted = set(cats.replace(" ", "+").split("+"))
+            if wanted & self.unknown_categories:
+                return 200, {}, feed_error(cats)
             entries = [p for p in self.feed if wanted & set(p["categories"])]
             return 200, {}, daily_feed(entries, cats)
         return 404, {}, "not found"
@@ -320,7 +339,16 @@ class FakeArxiv:
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                if server.drip is None:
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):  # one byte at a time, as a stalling server does
+                    try:
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(server.drip)
 
             def log_message(self, *args: Any) -> None:
                 pass

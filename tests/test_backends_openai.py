@@ -96,6 +96,18 @@ def test_system_prompt_has_every_label_description_and_the_injection_warning(api
     assert "never instructions" in system and "disregard it" in system
 
 
+def test_a_huge_abstract_is_cut_at_a_sentence_to_the_documented_cap(api, tmp_path):
+    sentence = "We propose a retriever for retrieval-augmented generation and evaluate it. "
+    huge = make_paper(3, abstract=sentence * 15_000)  # 1.1 MB: 275,040 prompt tokens if sent whole
+    route = api.post("/chat/completions").mock(side_effect=EchoModel())
+    result = make_agent(tmp_path, cache=False).analyze(huge)
+    sent = abstract_of(route.calls.last.request)
+    assert result.status == "ok"
+    assert sent.endswith("evaluate it. [... abstract cut at 8,000 characters]")
+    assert len(sent) <= 8_000 + len(" [... abstract cut at 8,000 characters]")
+    assert len(sent) > 7_000 and huge.abstract.startswith(sent.split(" [...")[0])
+
+
 def test_user_message_fences_the_abstract_and_includes_the_digest_summary(api, tmp_path):
     paper = make_paper(2, digest_summary="提出一种检索增强生成方法。")
     route = api.post("/chat/completions").mock(side_effect=EchoModel())

@@ -7,6 +7,8 @@ the server does not list, the price line, and the key never showing up in the re
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from fake_server_fixtures import FakeServer, run_cli
@@ -76,6 +78,20 @@ def test_check_of_a_mode_the_server_rejects_exits_1_with_the_fix(tmp_path):
     assert "tools param requires --jinja flag" in tools
     assert "use --mode json or --mode json_object_schema or --mode json_object" in tools
     assert "recommendation: no mode gave valid answers" in r.stdout
+
+
+def test_a_server_that_never_answers_chat_is_bounded_by_the_check_budget(monkeypatch):
+    """Scaled down (budget 3 s, calls 1 s): before the bound this took 3 modes x 2 tries x timeout."""
+    monkeypatch.setattr("agent.check.CHECK_BUDGET", 3.0)
+    monkeypatch.setattr("agent.check.CALL_TIMEOUT", 1.0)
+    with FakeServer(rate_hang=1.0, hang_seconds=30) as server:
+        started = time.monotonic()
+        report = check_endpoint(base_url=server.base_url, model="fake")
+        took = time.monotonic() - started
+    assert took < 5
+    assert report.exit_code == 1 and [m.mode for m in report.modes] == ["tools", "json", "json_object"]
+    assert all(m.valid == 0 for m in report.modes)
+    assert any("the check's 3 s" in f for f in report.failures)
 
 
 def test_check_is_never_cached(tmp_path):

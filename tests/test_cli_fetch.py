@@ -7,6 +7,7 @@ check exit codes and that every failure is one line without a traceback.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,18 @@ def test_fetch_since_until_pages_with_3_second_spacing_and_resumes_after_an_inte
     assert "[1 request to arXiv, 1 page from the cache]" in result.stderr
 
 
+def test_two_fetch_commands_back_to_back_are_3_seconds_apart_at_arxiv(cli, monkeypatch):
+    """Two processes: the spacing is the stamp file's (real time, so this test takes ~3 s)."""
+    with FakeArxiv(papers(3)) as server:
+        monkeypatch.setenv("PAPER_AGENT_ARXIV_API_URL", server.api_url)
+        times: list[float] = []
+        server.on_request = lambda _record: times.append(time.monotonic())
+        for day in ("2025-10-13", "2025-10-14"):
+            proc = cli("fetch", "--date", day)
+            assert proc.returncode == 0, proc.stderr
+    assert len(times) == 2 and times[1] - times[0] >= 2.9
+
+
 def test_fetch_ids_accepts_versions_and_old_style_ids(arxiv, invoke, tmp_path):
     arxiv.papers.append(
         fake_arxiv.paper("cs/0112017", "An old-style paper", "Its abstract.", submitted="2001-12-19T18:03:51Z")
@@ -191,6 +204,13 @@ def test_an_empty_or_malformed_feed_exits_2_with_one_line(arxiv, cli, body):
     proc = cli("fetch")
     assert proc.returncode == 2
     assert one_line(proc.stderr).startswith("error: http://127.0.0.1:")
+
+
+def test_run_with_an_unknown_category_exits_2_naming_it(arxiv, cli, tmp_path):
+    proc = cli("run", "arxiv:cs.FOO", "-o", "today.md")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: arxiv:cs.FOO: cs.FOO is not an arXiv category")
+    assert not (tmp_path / "today.md").exists()
 
 
 def test_an_unreachable_arxiv_exits_4_with_one_line(cli, monkeypatch):

@@ -8,6 +8,8 @@ and answered by the fake arXiv's logic (``bench/fake_arxiv.py``) or a recorded-f
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 import respx
@@ -15,7 +17,7 @@ from arxiv_fakes import EPOCH, FakeArxiv, FakeClock, papers, recorded
 
 from agent import ConfigError, FetchError, InputError, fetch_papers
 from agent.inputs import arxiv_id
-from agent.inputs.arxiv import fetch
+from agent.inputs.arxiv import fetch, parse_source
 
 
 @pytest.fixture
@@ -78,6 +80,14 @@ def test_a_weekend_feed_with_no_entries_is_no_papers_and_says_so(arxiv, clock):
     result = get(clock, "cs.IR")
     assert result.papers == []
     assert result.note == "cs.IR: no announcement today (arXiv announces nothing on weekends and holidays)"
+
+
+def test_an_unknown_category_is_a_config_error_naming_it_and_nothing_is_cached(arxiv, clock):
+    with pytest.raises(ConfigError, match=r"^arxiv:cs.FOO: cs.FOO is not an arXiv category .*Feed error for query"):
+        get(clock, "cs.FOO")
+    with pytest.raises(ConfigError):  # asked again, not answered from the cache as "no announcement"
+        get(clock, "cs.FOO")
+    assert len(arxiv.calls) == 2
 
 
 def test_several_categories_are_one_feed_request(arxiv, clock):
@@ -175,6 +185,22 @@ def test_requests_are_at_least_3_seconds_apart(arxiv, clock):
     assert all(b - a >= 3.0 for a, b in zip(times, times[1:])), times
 
 
+def test_the_spacing_spans_processes_through_the_stamp_in_the_cache_folder(arxiv, clock, cache_dir):
+    """Another paper-agent asked arXiv 1 s ago (its stamp says so): this one waits the other 2 s."""
+    stamp = cache_dir / "arxiv-last-request"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(repr(EPOCH - 1), encoding="ascii")
+    get(clock, "cs.IR")
+    assert clock.sleeps == [2.0] and arxiv.calls[0]["t"] == EPOCH + 2
+    assert float(stamp.read_text(encoding="ascii")) == EPOCH + 2  # the next process waits for this one
+
+
+def test_an_unreadable_stamp_only_spaces_this_process(arxiv, clock, cache_dir):
+    (cache_dir / "arxiv-last-request").mkdir(parents=True)  # a folder where the file should be
+    get(clock, "cs.IR", date="2025-10-14")
+    assert len(arxiv.calls) == 3 and clock.sleeps == [3.0, 3.0]
+
+
 def test_several_categories_are_or_ed_in_one_query(arxiv, clock):
     get(clock, ["cs.IR", "cs.CL"], date="2025-10-14")
     assert arxiv.calls[0]["params"]["search_query"].startswith("(cat:cs.IR OR cat:cs.CL) AND submittedDate:")
@@ -259,6 +285,14 @@ def test_a_malformed_id_is_refused_before_any_request(arxiv, clock):
     with pytest.raises(ConfigError, match="'2510.1' is not an arXiv id"):
         get(clock, ids=["2510.1"])
     assert arxiv.calls == []
+
+
+@pytest.mark.parametrize("source", ["arxiv:2505.20730,garbage", "arxiv:garbage,2505.20730v2"])
+def test_a_bad_part_of_an_id_list_is_blamed_not_the_valid_id(source):
+    with pytest.raises(ConfigError, match="^'garbage' is not an arXiv id"):
+        parse_source(source)
+    assert parse_source("arxiv:2505.20730,cs/0112017") == ([], ["2505.20730", "cs/0112017"])
+    assert parse_source("arxiv:cs.IR,cs.CL") == (["cs.IR", "cs.CL"], [])
 
 
 def test_an_api_error_entry_is_reported_not_read_as_no_papers(arxiv, clock):
@@ -362,3 +396,39 @@ def test_an_endpoint_that_is_not_a_url_is_a_config_error(clock, monkeypatch):
     monkeypatch.setenv("PAPER_AGENT_ARXIV_API_URL", "export.arxiv.org/api/query")
     with pytest.raises(ConfigError, match="PAPER_AGENT_ARXIV_API_URL='export.arxiv.org/api/query': expected an http"):
         get(clock, "cs.IR", date="2025-10-14")
+
+
+# ---------------------------------------------------------------------------- limits
+
+
+def test_a_server_that_stalls_byte_by_byte_hits_the_total_deadline(clock, monkeypatch):
+    """httpx's timeout is per read: 1 byte every 0.2 s never trips a 1 s one, the deadline does."""
+    monkeypatch.setenv("PAPER_AGENT_TIMEOUT", "1")
+    monkeypatch.setenv("PAPER_AGENT_RETRY_ATTEMPTS", "1")
+    with FakeArxiv(feed=papers(3)) as server:  # ~2 KB: 400 s at this pace
+        server.drip = 0.2
+        monkeypatch.setenv("PAPER_AGENT_ARXIV_FEED_URL", server.feed_url)
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"no complete answer within 1 s \(PAPER_AGENT_TIMEOUT\)\) after 1 try"):
+            get(clock, "cs.IR")
+        assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_answer_over_the_size_cap_is_refused_and_not_cached(clock, monkeypatch, chunked):
+    monkeypatch.setattr("agent.inputs.arxiv_client.MAX_RESPONSE_BYTES", 50_000)
+    body = recorded("daily_cs_IR.xml").replace("</summary>", "x" * 60_000 + "</summary>", 1).encode()
+    calls = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if chunked:  # no Content-Length: the cap is checked as the bytes arrive
+            return httpx.Response(200, content=iter([body[i : i + 8192] for i in range(0, len(body), 8192)]))
+        return httpx.Response(200, content=body)
+
+    with respx.mock() as router:
+        router.get(url__startswith="https://rss.arxiv.org/").mock(side_effect=answer)
+        for _ in range(2):
+            with pytest.raises(InputError, match="over 50,000 bytes, the cap on one answer"):
+                get(clock, "cs.IR")
+    assert len(calls) == 2  # refused, so never cached

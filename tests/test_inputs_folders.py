@@ -61,6 +61,23 @@ def test_folder_files_that_are_binary_or_empty_or_without_papers_are_skipped_and
     assert stats.skipped_files == 3
 
 
+def test_the_tool_s_own_outputs_in_a_folder_are_left_out_with_a_warning(tmp_path, caplog):
+    """An output next to its digests names the same papers without abstracts: read first, it
+    would win the de-duplication and every paper would end "skipped: no abstract"."""
+    digest(tmp_path / "d" / "z_digest.md", "2501.00001", "2501.00002")
+    with Agent(backend="offline") as agent:
+        triage(["d/z_digest.md"], agent, output="d/a_list.md", fmt="md")
+        triage(["d/z_digest.md"], agent, output="d/a_results.jsonl")
+    with caplog.at_level(logging.WARNING, logger="agent.inputs"), Agent(backend="offline") as agent:
+        stats = triage(["d"], agent, output="out.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["id"], r["status"]) for r in rows] == [("2501.00001", "ok"), ("2501.00002", "ok")]
+    assert stats.skipped_files == 2
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "a_list.md: a paper-agent reading list (this tool's output, no abstracts)" in warned
+    assert "a_results.jsonl: a paper-agent results file" in warned
+
+
 def test_a_bad_file_named_on_the_command_line_fails_before_any_paper(tmp_path):
     digest(tmp_path / "a.md", "2501.00001")
     (tmp_path / "notes.txt").write_text("notes\n", encoding="utf-8")

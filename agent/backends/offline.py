@@ -3,8 +3,8 @@
 Classification scores the taxonomy's cue phrases on the title and abstract. Where a phrase
 appears matters: the title says what a paper is about, the "we propose ..." sentence says what
 it contributes, the rest of the abstract mostly sets the scene (baselines, related work). The
-TL;DR is extractive: the contribution sentence plus, where there is one, the headline result,
-trimmed at clause boundaries to at most 50 words. Nothing is generated, so nothing is invented.
+TL;DR and the evidence phrase are extractive (``agent.backends.extractive``): sentences of the
+abstract, chosen to stand alone and trimmed at clause boundaries. Nothing is generated.
 
 It is a baseline and says so: results carry ``backend: offline`` and ``model: cue-scorer-vN``.
 """
@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.backends.base import Analysis
+from agent.backends.extractive import EXTRACTIVE_VERSION, _Abstract, evidence_phrase, extractive_tldr
 from agent.backends.linear import CueComponents, LinearModel, cue_features, ngram_features
-from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, MAX_TLDR_WORDS, Paper, Usage
+from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, Paper, Usage
 from agent.taxonomy import Taxonomy
 
 OFFLINE_VERSION = "6"
@@ -36,111 +37,6 @@ MIN_SCORE = 3.0  # below this, no label has real support: fall back
 # The fallback label is "anything else": a specific label with strong support wins a near tie.
 FALLBACK_DISCOUNT = 0.75
 PRIOR = 4.0  # pseudo-score of "something else" in the confidence estimate
-
-ABBREVIATIONS = ("e.g", "i.e", "et al", "etc", "vs", "cf", "Fig", "Eq", "Sec", "No", "approx", "resp")
-
-
-def _lower_re(pattern: str) -> re.Pattern[str]:
-    """A pattern for text already lower-cased: ~2x faster than ``re.IGNORECASE``.
-
-    Only for patterns whose escapes are all lower case (\\b \\w \\s \\d).
-    """
-    return re.compile(pattern.lower())
-
-
-SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$])")
-
-CONTRIB_STRONG_RE = _lower_re(
-    r"\b(?:we|this (?:paper|work|study|article|letter|(?:technical )?report)"
-    r"|our (?:work|paper|method|approach|framework|model))\s+"
-    r"(?:\w+\s+){0,3}?(?:propose|proposes|introduce|introduces|present|presents|develop|develops|"
-    r"design|designs|devise|devises|formulate|formulates|put forward|puts forward|build|builds|"
-    r"construct|constructs|release|releases|contribute|contributes|unveil)\b"
-    r"|\b(?:is|are) (?:a|an) (?:novel|new|simple|unified|general|lightweight|efficient)\b",
-)
-CONTRIB_WEAK_RE = _lower_re(
-    r"^(?:We|This paper|This work)\b|\b(?:we|this (?:paper|work|study))\s+(?:\w+\s+){0,2}?"
-    r"(?:investigate|study|explore|examine|"
-    r"analy[sz]e|tackle|address|show|demonstrate|evaluate|compare|report)\b",
-)
-RESULT_VERB_RE = _lower_re(
-    r"\b(?:outperform\w*|surpass\w*|improv\w*|achiev\w*|gain\w*|boost\w*|reduc\w*|speed-?up\w*|"
-    r"exceed\w*|lift\w*|increase\w*|state-of-the-art|SOTA|beats?)\b",
-)
-EVAL_RE = _lower_re(
-    r"\b(?:experiments?|evaluat\w*|results?|show\w*|demonstrat\w*|validat\w*|empirical\w*|"
-    r"deployed|deployment|online A/B|A/B test\w*|benchmarks?)\b",
-)
-RESULT_LEAD_RE = _lower_re(
-    r"^(?:(?:Extensive|Comprehensive|Our|Offline|Online|Empirical|Experimental)\s+)*"
-    r"(?:experiments?|experimental results|evaluations?|results|empirical results|A/B tests?)\b",
-)
-NUMBER_RE = re.compile(r"\d+(?:\.\d+)?\s?(?:%|x\b|×|\$\\times\$|\\%)|\d+\.\d+")
-NOT_RESULT_RE = _lower_re(
-    r"\b(?:code|data|dataset|implementation)s?\b.{0,40}\b(?:available|released|github)\b|https?://"
-)
-LEAD_IN_RE = re.compile(
-    r"^(?:(?:In|Within) (?:this|the present) (?:paper|work|study|article|letter)|To (?:this end|that end)|"
-    r"To [a-z]+\b[^,]{0,120}|"
-    r"(?:Therefore|Thus|Hence|Consequently|Accordingly|Motivated by[^,]{0,80}|Inspired by[^,]{0,80}|"
-    r"Building on[^,]{0,80}|Based on[^,]{0,80}|Specifically|Additionally|Moreover|Furthermore|"
-    r"However|Finally|First|Second|Here|Instead|Concretely|Overall|In summary)),\s+",
-    re.IGNORECASE,
-)
-# Cut only where a clause ends: never between a verb and its object ("show that ...").
-CLAUSE_RE = re.compile(r",\s+|;\s+|:\s+|\s+--?\s+|\s+(?:while|whereas)\s+")
-
-
-def _initial(piece: str) -> bool:
-    """Ends in a single capital and a period ("J. Smith", "Fig. A."): not a sentence end."""
-    return len(piece) >= 2 and piece[-1] == "." and piece[-2].isupper() and (len(piece) == 2 or not piece[-3].isalnum())
-
-
-def split_sentences(text: str) -> list[tuple[int, str]]:
-    """Sentences with their start offsets; abbreviations such as "e.g." do not end a sentence."""
-    out: list[tuple[int, str]] = []
-    start = 0
-    for m in SENT_SPLIT_RE.finditer(text):
-        piece = text[start : m.start()]
-        if piece.rstrip(".").endswith(ABBREVIATIONS) or _initial(piece):
-            continue
-        out.append((start, piece))
-        start = m.end()
-    if start < len(text):
-        out.append((start, text[start:]))
-    return [(s, p.strip()) for s, p in out if p.strip()]
-
-
-@dataclass
-class _Abstract:
-    """An abstract split once into sentences, with its contribution sentences marked."""
-
-    sentences: list[tuple[int, str]]
-    lower: list[str]
-    strong: list[bool]
-    weak: list[bool]
-
-    @classmethod
-    def parse(cls, text: str) -> _Abstract:
-        sentences = split_sentences(text)
-        lower = [s.lower() for _, s in sentences]
-        strong = [bool(CONTRIB_STRONG_RE.search(s)) for s in lower]
-        weak = [False] * len(lower) if any(strong) else [bool(CONTRIB_WEAK_RE.search(s)) for s in lower]
-        return cls(sentences, lower, strong, weak)
-
-    @property
-    def contributions(self) -> set[int]:
-        marks = self.strong if any(self.strong) else self.weak
-        return {i for i, m in enumerate(marks) if m}
-
-    @property
-    def main_index(self) -> int:
-        """The sentence that states the contribution; the first sentence if none does."""
-        for marks in (self.strong, self.weak):
-            if any(marks):
-                return marks.index(True)
-        return 0
-
 
 Entries = list[tuple[str, float]]
 
@@ -245,19 +141,6 @@ class _Matcher:
         return hits
 
 
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
-def _strip_lead_in(sentence: str) -> str:
-    for _ in range(2):
-        new = LEAD_IN_RE.sub("", sentence, count=1)
-        if new == sentence:
-            break
-        sentence = new
-    return sentence[:1].upper() + sentence[1:] if sentence else sentence
-
-
 def cap_chars(text: str, limit: int, mark: str = "") -> str:
     """At most ``limit`` characters, cut at the last space when there is one in reach.
 
@@ -268,23 +151,6 @@ def cap_chars(text: str, limit: int, mark: str = "") -> str:
     room = limit - len(mark)
     cut = text.rfind(" ", room // 2, room + 1)
     return text[: cut if cut > 0 else room].rstrip(" ,;:") + mark
-
-
-def trim_to_words(sentence: str, budget: int) -> str:
-    """Cut ``sentence`` to at most ``budget`` words, at a clause boundary when one is close."""
-    words = _words(sentence)
-    if len(words) <= budget:
-        return sentence
-    best = None
-    for m in CLAUSE_RE.finditer(sentence):
-        n = len(_words(sentence[: m.start()]))
-        if n > budget:
-            break
-        if n >= max(6, budget // 2):
-            best = m.start()
-    if best is not None:
-        return sentence[:best].rstrip(" ,;:") + "."
-    return " ".join(words[:budget]).rstrip(" ,;:.") + "…"
 
 
 LATEX_SUBS = (
@@ -301,11 +167,6 @@ def delatex(text: str) -> str:
     for pattern, repl in LATEX_SUBS:
         text = pattern.sub(repl, text)
     return re.sub(r"\s+", " ", text).strip()
-
-
-def _end(sentence: str) -> str:
-    sentence = sentence.strip()
-    return sentence if sentence.endswith((".", "!", "?", "…")) else sentence + "."
 
 
 class OfflineBackend:
@@ -345,6 +206,7 @@ class OfflineBackend:
             "backend": self.name,
             "model": self.model,
             "taxonomy": self.taxonomy.canonical_json,
+            "tldr": f"extractive-v{EXTRACTIVE_VERSION}",
         }
         if self._linear is not None:
             components["weights"] = self._linear.fingerprint
@@ -459,65 +321,14 @@ class OfflineBackend:
         ]
         return top, secondary, round(confidence, 3), scores, best_hit
 
-    # ------------------------------------------------------------------ TL;DR
+    # ------------------------------------------------------------------ TL;DR and evidence
     def tldr(self, paper: Paper, doc: _Abstract | None = None) -> str:
-        doc = doc or _Abstract.parse(paper.abstract)
-        sentences = [s for _, s in doc.sentences]
-        if not sentences:
-            return trim_to_words(paper.title, MAX_TLDR_WORDS)
-        idx = doc.main_index
-        main = _end(_strip_lead_in(sentences[idx]))
-        result = self._headline_result(sentences[idx + 1 :], doc.lower[idx + 1 :], doc.strong[idx + 1 :])
-        main_words = len(_words(main))
-        if main_words >= MAX_TLDR_WORDS:
-            return trim_to_words(main, MAX_TLDR_WORDS)
-        if result is None:
-            return main
-        room = MAX_TLDR_WORDS - main_words
-        if len(_words(result)) <= room:
-            return f"{main} {result}"
-        if room >= 10:
-            short = trim_to_words(result, room)
-            if not short.endswith("…"):
-                return f"{main} {short}"
-        return main
-
-    @staticmethod
-    def _headline_result(sentences: list[str], lower: list[str], is_contribution: list[bool]) -> str | None:
-        """The sentence reporting the main result: evaluation words, an improvement, numbers."""
-        best, best_score = None, 0
-        for s, low, contribution in zip(sentences, lower, is_contribution):
-            if contribution or NOT_RESULT_RE.search(low):
-                continue
-            verb, evals, nums = bool(RESULT_VERB_RE.search(low)), bool(EVAL_RE.search(low)), bool(NUMBER_RE.search(s))
-            lead = bool(RESULT_LEAD_RE.search(low))
-            if not (lead or (verb and (evals or nums)) or (evals and nums)):
-                continue
-            score = 2 * verb + evals + 2 * nums + 3 * lead
-            if score > best_score:
-                best, best_score = s, score
-        return _end(_strip_lead_in(best)) if best else None
+        """The extractive TL;DR (``agent.backends.extractive``): nothing generated, nothing invented."""
+        return extractive_tldr(paper.title, paper.abstract, doc)
 
     def evidence(self, paper: Paper, label: str, best_hit: dict[str, tuple[float, int, int]]) -> str:
         """A short span of the abstract around the strongest cue for ``label``."""
-        text = paper.abstract
-        if not text:
-            return ""
-        if label in best_hit:
-            _, start, end = best_hit[label]
-            # Stay inside the sentence that holds the cue, and copy the abstract verbatim:
-            # extend by up to three words each side, as character offsets.
-            cut = text.rfind(". ", 0, start)
-            lo = cut + 2 if cut >= 0 else 0
-            hi = text.find(". ", end)
-            hi = len(text) if hi < 0 else hi
-            left = [m.start() for m in re.finditer(r"\S+", text[lo:start])][-3:]
-            right = [m.end() for m in re.finditer(r"\S+", text[end:hi])][:3]
-            a = lo + left[0] if left else start
-            b = end + right[-1] if right else end
-            return text[a:b].strip(" ,;:.")
-        first = split_sentences(text)[0][1]
-        return " ".join(first.split()[:12]).strip(" ,;:.")
+        return evidence_phrase(paper.abstract, best_hit.get(label))
 
     def analyze_sync(self, paper: Paper) -> Analysis:
         doc = _Abstract.parse(paper.abstract)

@@ -135,6 +135,8 @@ def _metrics(a: EvalReport, b: EvalReport) -> list[MetricDelta]:
         ("TL;DR within 50 words", a.tldr.within_50_share, b.tldr.within_50_share, "higher", "ratio"),
         ("TL;DR grounded", a.tldr.grounded_share, b.tldr.grounded_share, "higher", "ratio"),
         ("TL;DR ROUGE-L", a.tldr.mean_rouge_l, b.tldr.mean_rouge_l, "higher", "ratio"),
+        ("TL;DR distinct", a.tldr.distinct_share, b.tldr.distinct_share, "higher", "ratio"),
+        ("TL;DR stands alone", a.tldr.stands_alone_share, b.tldr.stands_alone_share, "higher", "ratio"),
         ("tokens", tokens(a), tokens(b), "lower", "tokens"),
         ("cost", a.facts.cost_usd, b.facts.cost_usd, "lower", "usd"),
     ]

@@ -22,7 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import DatasetError
 from agent.evaluate.dataset import DatasetItem, check_labels
-from agent.evaluate.scorers import is_english, rouge_l, ungrounded_terms, within_word_limit
+from agent.evaluate.scorers import (
+    dangling_references,
+    is_english,
+    normalized_tldr,
+    opens_with_dangling_reference,
+    restates_title,
+    rouge_l,
+    stands_alone,
+    ungrounded_terms,
+    within_word_limit,
+)
 from agent.evaluate.stats import (
     CalibrationBin,
     ClassMetrics,
@@ -81,6 +91,17 @@ class TldrMetrics(BaseModel):
     mean_rouge_l: float | None = Field(description="Mean ROUGE-L F1 over papers with a reference")
     n_with_reference: int
     n_empty: int
+    # None in reports written before these scores existed.
+    distinct_share: float | None = Field(
+        default=None, description="Distinct TL;DRs (case, spacing and punctuation ignored) over all papers"
+    )
+    restates_title_share: float | None = Field(default=None, description="TL;DRs that say little beyond the title")
+    dangling_open_share: float | None = Field(
+        default=None, description="TL;DRs opening with a reference to text they leave out (This/These/It ...)"
+    )
+    stands_alone_share: float | None = Field(
+        default=None, description="Finished sentences with no dangling reference and no enumeration cut short"
+    )
 
 
 class RunFacts(BaseModel):
@@ -125,6 +146,9 @@ class PaperRow(BaseModel):
     within_50: bool
     rouge_l: float | None
     ungrounded: list[str]
+    stands_alone: bool | None = Field(default=None, description="None in reports older than the scorer")
+    restates_title: bool | None = None
+    dangling: list[str] = Field(default_factory=list, description="Back-references with no referent in the TL;DR")
     evidence: str = Field(default="", description="Phrase the backend gave as evidence for its label")
     gold_notes: str = Field(default="", description="The labeller's note on the gold label (close calls)")
 
@@ -220,6 +244,9 @@ def _row(item: DatasetItem, result: PaperResult | None) -> PaperRow:
         within_50=within_word_limit(tldr),
         rouge_l=rouge_l(tldr, item.reference_tldr) if item.reference_tldr.strip() else None,
         ungrounded=ungrounded_terms(tldr, item.title, item.abstract),
+        stands_alone=stands_alone(tldr, item.abstract),
+        restates_title=restates_title(tldr, item.title),
+        dangling=dangling_references(tldr),
         evidence=result.evidence if result is not None else "",
         gold_notes=item.notes,
     )
@@ -244,7 +271,38 @@ def _tldr_metrics(rows: Sequence[PaperRow]) -> TldrMetrics:
         mean_rouge_l=sum(with_ref) / len(with_ref) if with_ref else None,
         n_with_reference=len(with_ref),
         n_empty=sum(not r.tldr.strip() for r in rows),
+        distinct_share=len({normalized_tldr(r.tldr) for r in rows if r.tldr.strip()}) / n,
+        restates_title_share=sum(bool(r.restates_title) for r in rows) / n,
+        dangling_open_share=sum(opens_with_dangling_reference(r.tldr) for r in rows) / n,
+        stands_alone_share=sum(bool(r.stands_alone) for r in rows) / n,
     )
+
+
+# Thresholds for calling a run's TL;DRs useless: a real set of summaries is nearly all distinct
+# and mostly says more than the title; the offline baseline and the LLM backends stay well clear.
+MIN_DISTINCT_SHARE = 0.9
+MAX_RESTATES_TITLE_SHARE = 0.25
+MAX_DANGLING_OPEN_SHARE = 0.1
+
+
+def tldr_warnings(t: TldrMetrics) -> list[str]:
+    """Plain-language warnings for TL;DRs that pass English/length/grounding yet tell a reader
+    nothing: one sentence for every paper is grounded, short and English, and scores 100% there."""
+    out = []
+    if t.distinct_share is not None and t.distinct_share < MIN_DISTINCT_SHARE:
+        distinct = round(t.distinct_share * t.n)
+        out.append(
+            f"Only {distinct} distinct TL;DRs for {t.n} papers ({100 * t.distinct_share:.1f}%): "
+            "the run repeats the same summary for different papers."
+        )
+    if t.restates_title_share is not None and t.restates_title_share > MAX_RESTATES_TITLE_SHARE:
+        out.append(f"{100 * t.restates_title_share:.1f}% of TL;DRs only restate the paper's title.")
+    if t.dangling_open_share is not None and t.dangling_open_share > MAX_DANGLING_OPEN_SHARE:
+        out.append(
+            f"{100 * t.dangling_open_share:.1f}% of TL;DRs open with a reference (This/These/It ...) "
+            "to text they leave out."
+        )
+    return out
 
 
 def _tokens(r: PaperResult) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agent.errors import OutputError
 from agent.evaluate.charts import confusion_heatmap, f1_bars, figure, reliability_diagram
-from agent.evaluate.metrics import HARDEST_MAX, NO_ANSWER, EvalReport, PaperRow, hardest_papers
+from agent.evaluate.metrics import HARDEST_MAX, NO_ANSWER, EvalReport, PaperRow, hardest_papers, tldr_warnings
 from agent.evaluate.stats import ClassMetrics
 from agent.outputs import http_url, md_text
 
@@ -101,7 +101,16 @@ def _tldr_rows(report: EvalReport) -> list[tuple[str, str]]:
         ("Grounded (no invented number or term)", pct(t.grounded_share)),
         ("Mean ROUGE-L F1", f"{num(t.mean_rouge_l)} over {t.n_with_reference} references"),
         ("Empty TL;DRs", str(t.n_empty)),
+        ("Distinct TL;DRs", pct(t.distinct_share)),
+        ("Stand alone (finished, no dangling reference, no list cut short)", pct(t.stands_alone_share)),
+        ("Restate the title", pct(t.restates_title_share)),
+        ("Open with a dangling reference", pct(t.dangling_open_share)),
     ]
+
+
+def tldr_warning_lines(report: EvalReport) -> list[str]:
+    """The TL;DR section's warnings, each marked so a reader cannot miss them."""
+    return [f"{UNGROUNDED_MARK} {w}" for w in tldr_warnings(report.tldr)]
 
 
 Table = tuple[list[str], list[list[str]]]
@@ -247,6 +256,8 @@ def render_markdown(report: EvalReport) -> str:
     ]
     for title, (header, rows) in sections:
         out += ["", f"## {title}", "", _md_table(header, rows)]
+        if title == "TL;DR":
+            out += [line for text in tldr_warning_lines(report) for line in ("", f"**{md_text(text)}**")]
     return "\n".join(out) + "\n"
 
 
@@ -334,6 +345,8 @@ def _paper_row_html(p: PaperRow) -> str:
         tldr_cls = ' class="ungrounded"'
         flagged = escape(", ".join(p.ungrounded))
         tldr += f'<br><span class="flag">{UNGROUNDED_MARK} ungrounded: {flagged}</span>'
+    if p.dangling:
+        tldr += f'<br><span class="flag">{UNGROUNDED_MARK} dangling: {escape(", ".join(p.dangling))}</span>'
     mark, row_cls = (RIGHT_MARK, "right") if p.correct else (WRONG_MARK, "wrong")
     return (
         f'<tr class="{row_cls}"><td class="mark">{mark}</td><td>{escape(p.id)}</td><td>{title}</td>'
@@ -441,6 +454,7 @@ def render_html(report: EvalReport) -> str:
         _grid_table(*_calibration_table(report)),
         f"<h2>Coverage vs accuracy</h2>{_grid_table(*_coverage_table(report))}",
         f"<h2>TL;DR</h2>{_kv_table(_tldr_rows(report))}",
+        "".join(f'<p class="notice">{escape(w)}</p>' for w in tldr_warning_lines(report)),
         _hardest_html(report),
         (
             f'<h2>Papers</h2><p class="muted">{WRONG_MARK} wrong primary label (red row); '

@@ -102,3 +102,110 @@ def rouge_l(candidate: str, reference: str) -> float:
     if not candidate.strip() or not reference.strip():
         return 0.0
     return float(_rouge_scorer().score(reference, candidate)["rougeL"].fmeasure)
+
+
+# --------------------------------------------------------------------------- useless summaries
+# A TL;DR can be English, short and grounded and still tell the reader nothing: the same
+# sentence for every paper, the title again, or "a framework that addresses them" with the
+# referent cut away. These scorers catch those; the eval reports them for every backend.
+
+_SELF = (
+    r"(?:paper|work|study|article|letter|(?:technical\s+)?report|survey|thesis|tutorial|chapter|review|dissertation)"
+)
+DANGLING_OPEN_RE = re.compile(
+    rf"^\W*(?:(?:this|that|these|those|such)\b(?!\s+{_SELF}\b)"
+    r"|(?:they|them|it|its|their|both)\b|the\s+(?:above|former|latter|aforementioned)\b)",
+    re.IGNORECASE,
+)
+# A back-reference to something the TL;DR never named: "addresses them", "these challenges".
+_PROBLEM_NOUNS = (
+    r"challenges?|issues?|problems?|limitations?|gaps?|shortcomings?|drawbacks?|difficult(?:y|ies)|"
+    r"questions?|observations?|findings?|insights?|bottlenecks?|obstacles?|concerns?|deficienc(?:y|ies)"
+)
+BACK_REFERENCE_RE = re.compile(
+    rf"\b(?:these|this|those|such|the\s+(?:above|aforementioned|above-mentioned|identified))\s+({_PROBLEM_NOUNS})\b"
+    r"|\b(?:address(?:es|ing)?|tackl(?:e|es|ing)|solv(?:e|es|ing)|overcom(?:e|es|ing)|mitigat(?:e|es|ing)|"
+    r"handl(?:e|es|ing)|alleviat(?:e|es|ing)|resolv(?:e|es|ing))\s+(them|both)\b",
+    re.IGNORECASE,
+)
+_ENUM_MARKER_RE = re.compile(r"\((i{1,3}|iv|v|vi{1,3}|ix|x|[1-9]|[a-h])\)")
+_ROMAN = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
+_STOPWORDS = frozenset(
+    "a an the of for and or to in on with by from via at as is are be we our this that these its their it "
+    "into using based towards toward new novel paper propose proposes proposed present presents introduce "
+    "introduces approach method framework model".split()
+)
+
+
+def _noun_stem(word: str) -> str:
+    word = word.lower()
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)]
+    return word
+
+
+def opens_with_dangling_reference(tldr: str) -> bool:
+    """The TL;DR opens with "This/These/They/It ..." pointing at text it does not include.
+
+    "This paper ..." and "This work ..." are fine: they refer to the paper itself."""
+    return bool(DANGLING_OPEN_RE.match(tldr.strip()))
+
+
+def dangling_references(tldr: str) -> list[str]:
+    """Back-references whose referent the TL;DR never names: "addresses them", "these challenges"
+    (unless "challenge" appeared earlier in the TL;DR), plus a dangling opening word."""
+    found = [tldr.split()[0]] if opens_with_dangling_reference(tldr) else []
+    for m in BACK_REFERENCE_RE.finditer(tldr):
+        noun = m.group(1)
+        if noun and _noun_stem(noun) in {_noun_stem(w.strip(_PUNCT)) for w in tldr[: m.start()].split()}:
+            continue  # "two challenges: A and B ... these challenges" names its referent
+        found.append(m.group(0))
+    return found
+
+
+def _next_marker(marker: str) -> str | None:
+    if marker in _ROMAN:
+        i = _ROMAN.index(marker)
+        return _ROMAN[i + 1] if i + 1 < len(_ROMAN) else None
+    if marker.isdigit():
+        return str(int(marker) + 1)
+    return chr(ord(marker) + 1)
+
+
+def cut_enumeration(tldr: str, abstract: str) -> bool:
+    """The TL;DR lists "(i) ... (ii) ..." but the abstract's list goes on: items were lost."""
+    markers = _ENUM_MARKER_RE.findall(tldr)
+    if len(markers) < 2 or not abstract:
+        return False
+    following = _next_marker(markers[-1])
+    return following is not None and f"({following})" in abstract and f"({following})" not in tldr
+
+
+def stands_alone(tldr: str, abstract: str = "") -> bool:
+    """A reader understands the TL;DR without the abstract: non-empty, a finished sentence (not
+    cut off with "…"), no dangling reference, and no enumeration cut short."""
+    text = tldr.strip()
+    if not text or text.endswith("…") or not text.endswith(_SENTENCE_END + ('"', "'", ")", "”", "’")):
+        return False
+    return not dangling_references(text) and not cut_enumeration(text, abstract)
+
+
+def _content_words(text: str) -> list[str]:
+    words = (_noun_stem(w.strip(_PUNCT)) for w in text.replace("-", " ").split())
+    return [w for w in words if w and w not in _STOPWORDS]
+
+
+def restates_title(tldr: str, title: str) -> bool:
+    """The TL;DR says little beyond the title: most (60%) of its content words are title words
+    and it adds at most three others (so "We propose <title>." counts, a real summary does not)."""
+    words, title_words = _content_words(tldr), set(_content_words(title))
+    if not words or not title_words:
+        return False
+    extra = [w for w in words if w not in title_words]
+    return len(extra) <= 3 and (len(words) - len(extra)) >= 0.6 * len(words)
+
+
+def normalized_tldr(tldr: str) -> str:
+    """The TL;DR as compared for distinctness: lower case, punctuation and spacing ignored."""
+    return " ".join(w.strip(_PUNCT) for w in tldr.lower().split() if w.strip(_PUNCT))

@@ -32,7 +32,7 @@ from typing import Any
 
 from agent.cache import PageCache
 from agent.errors import ConfigError, FetchError, InputError
-from agent.inputs.arxiv_client import Client, parse_page, throttle_for
+from agent.inputs.arxiv_client import STAMP_FILE, Client, parse_page, throttle_for
 from agent.inputs.files import ARXIV_SOURCE_PREFIX, is_arxiv_source
 from agent.inputs.text import arxiv_id
 from agent.schema import Paper
@@ -170,8 +170,9 @@ def fetch(
         end = today
     if start and end and start > end:
         raise ConfigError(f"--since {start} is after --until {end}")
-    page_cache = PageCache(Path(cache_dir or settings.cache_dir)) if cache else None
-    client = Client(settings, page_cache, refresh, throttle)
+    folder = Path(cache_dir or settings.cache_dir)
+    page_cache = PageCache(folder) if cache else None
+    client = Client(settings, page_cache, refresh, throttle, stamp=folder / STAMP_FILE)
     try:
         if id_list:
             result = _fetch_ids(client, id_list, page_size)
@@ -225,6 +226,12 @@ def _fetch_feed(client: Client, cats: list[str], cross_lists: bool) -> FetchResu
         raise FetchError(f"{url}: {exc}") from None
     feed = parse_page(text, url)
     label = "+".join(cats)
+    if feed.query_error is not None:  # never cached: checked before the page is stored
+        named = f"{cats[0]} is not" if len(cats) == 1 else f"one of {', '.join(cats)} is not"
+        raise ConfigError(
+            f"arxiv:{','.join(cats)}: {named} an arXiv category (arXiv answered {feed.query_error!r}); "
+            "e.g. cs.IR, cs.CL, stat.ML"
+        )
     if not cached:
         client.store(url, {}, text)
     if not feed.entries:
@@ -349,6 +356,8 @@ def parse_source(text: str | Path) -> tuple[list[str], list[str]] | None:
     parts = [p.strip() for p in raw[len(ARXIV_SOURCE_PREFIX) :].split(",") if p.strip()]
     if not parts:
         raise ConfigError(f"{raw!r}: name categories or ids after 'arxiv:' (e.g. arxiv:cs.IR,cs.CL)")
-    if all(arxiv_id(p) for p in parts) and not all(CATEGORY_RE.match(p) for p in parts):
+    # One id among the parts makes it a list of ids, so the error names what is wrong
+    # (``arxiv:2505.20730,garbage``: 'garbage' is not an id), never the valid id.
+    if any(arxiv_id(p) for p in parts) and not all(CATEGORY_RE.match(p) for p in parts):
         return [], _ids(parts)
     return _categories(parts), []

@@ -1,8 +1,9 @@
 """Talking to arXiv politely: one request at a time, spaced, identified, retried, cached.
 
 As arXiv's terms of use ask: requests at least 3 s apart (a ``Throttle`` shared by every fetch
-in the process, with an injectable clock and sleep), a User-Agent naming paper-agent, its
-version and ``PAPER_AGENT_CONTACT``, a timeout per request, and tenacity retries on
+in the process, with an injectable clock and sleep, and across processes through a locked
+timestamp file in the cache folder), a User-Agent naming paper-agent, its
+version and ``PAPER_AGENT_CONTACT``, a total deadline and a size cap per answer, and tenacity retries on
 429/5xx/timeouts that honour ``Retry-After``. Every page that parsed is kept in the
 ``PageCache``; what to ask for is ``agent.inputs.arxiv``'s business.
 """
@@ -13,7 +14,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: requests are spaced within one process only
+    fcntl = None  # type: ignore[assignment]
 
 import httpx
 from tenacity import (
@@ -35,6 +42,10 @@ from agent.version import __version__
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 3.0  # seconds between requests (arXiv API terms of use)
+STAMP_FILE = "arxiv-last-request"  # in the cache folder: the spacing across processes
+# The most one answer may hold: a full page of 2,000 API results is ~6 MB, today's feed far less.
+# More is a broken or hostile server; reading it whole cost 1.9 GB of memory for a 210 MB page.
+MAX_RESPONSE_BYTES = 20 * 2**20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -57,13 +68,49 @@ class Throttle:
         self.sleep = sleep
         self.last: float | None = None
 
-    def wait(self) -> None:
-        """Sleep until ``interval`` has passed since the previous request, then mark this one."""
-        if self.last is not None:
-            gap = self.last + self.interval - self.clock()
+    def wait(self, stamp: Path | None = None) -> None:
+        """Sleep until ``interval`` has passed since the previous request, then mark this one.
+
+        With ``stamp`` (a file in the cache folder) the previous request may be another
+        process's: the file holds the time of the last request to arXiv from any paper-agent
+        sharing that folder, read and written under an exclusive lock held across the sleep, so
+        two ``fetch`` commands run back to back are spaced too. A stamp that cannot be used
+        (read-only folder, no ``fcntl``) leaves the spacing to this process alone.
+        """
+        if stamp is None or fcntl is None:
+            self._wait_after(self.last)
+            return
+        try:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            with stamp.open("a+", encoding="ascii") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+                handle.seek(0)
+                previous = _float(handle.read())
+                if previous is None or (self.last is not None and self.last > previous):
+                    previous = self.last
+                self._wait_after(previous)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(repr(self.last))
+        except OSError as exc:
+            log.debug("arXiv request stamp %s unusable (%s): spacing this process only", stamp, exc)
+            self._wait_after(self.last)
+
+    def _wait_after(self, last: float | None) -> None:
+        """Sleep until ``interval`` after ``last`` (never longer than ``interval``), mark now."""
+        if last is not None:
+            gap = last + self.interval - self.clock()
             if gap > 0:
                 self.sleep(min(gap, self.interval))
         self.last = self.clock()
+
+
+def _float(text: str) -> float | None:
+    """The timestamp in a stamp file, or None when it is empty or not a number."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
 
 
 # One per process: two fetches in one run (``run arxiv:cs.IR arxiv:cs.CL``) share the spacing.
@@ -124,7 +171,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, _Retryable):
         return str(exc)
     if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
+        return str(exc) if str(exc).startswith("no complete answer") else "timed out"
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
 
 
@@ -136,6 +183,7 @@ class Client:
     cache: PageCache | None
     refresh: bool
     throttle: Throttle
+    stamp: Path | None = None  # the cross-process request stamp (``Throttle.wait``)
     requests: int = 0
     cached_pages: int = 0
     _http: httpx.Client | None = None
@@ -155,15 +203,16 @@ class Client:
                 timeout=self.settings.timeout,
                 follow_redirects=True,
             )
-        self.throttle.wait()
+        self.throttle.wait(self.stamp)
         self.requests += 1
-        response = self._http.get(url, params=params)
-        if response.status_code in RETRY_STATUSES:
-            raise _Retryable(response)
+        with self._http.stream("GET", url, params=params) as response:
+            if response.status_code in RETRY_STATUSES:
+                raise _Retryable(response)
+            text = _read_body(response, self.settings.timeout)
         if response.status_code >= 400:
-            detail = _error_summary(response.text)
+            detail = _error_summary(text)
             raise InputError(str(response.request.url), f"arXiv answered HTTP {response.status_code}{detail}")
-        return response.text
+        return text
 
     def _wait(self, state: Any) -> float:
         """Seconds before the next try: ``Retry-After`` when given (capped), else jittered backoff."""
@@ -205,6 +254,32 @@ class Client:
         """Keep a page that parsed and holds what it should (never an empty or broken one)."""
         if self.cache is not None:
             self.cache.set(str(httpx.URL(url, params=params)), text, now=self.throttle.clock())
+
+
+def _read_body(response: httpx.Response, timeout: float) -> str:
+    """The body, read as it arrives, within ``timeout`` seconds in all and ``MAX_RESPONSE_BYTES``.
+
+    httpx's timeout bounds each read, so a server sending a byte every 2 s never times out:
+    the total deadline is checked after every chunk (a late one raises ``ReadTimeout``, retried
+    like any timeout). An answer over the size cap is an ``InputError``, before it is read
+    when ``Content-Length`` says so.
+    """
+    where = str(response.request.url)
+    too_big = InputError(where, f"arXiv's answer is over {MAX_RESPONSE_BYTES:,} bytes, the cap on one answer")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise too_big
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise too_big
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"no complete answer within {timeout:g} s (PAPER_AGENT_TIMEOUT)")
+        chunks.append(chunk)
+    return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
 
 
 def _error_summary(text: str) -> str:

@@ -44,6 +44,7 @@ class AtomFeed:
     start_index: int | None = None
     entries: int = 0
     error: str | None = None
+    query_error: str | None = None  # a daily feed titled "Feed error for query: ..." (unknown category)
 
 
 def _atom_text(entry: ET.Element, tag: str) -> str:
@@ -143,6 +144,11 @@ def read_atom(text: str, path: str) -> AtomFeed:
         start_index=_atom_int(root, "startIndex"),
         entries=len(entries),
     )
+    # The daily feeds answer an unknown category with HTTP 200 and a feed titled "Feed error
+    # for query: ..." and no entries; read as a feed, it would pass for a weekend.
+    feed_title = normalize_ws(root.findtext(f"{ATOM}title") or root.findtext("title") or "")
+    if feed_title.lower().startswith("feed error for query"):
+        feed.query_error = feed_title
     lines = _entry_lines(text)
     for n, entry in enumerate(entries, start=1):
         title = normalize_ws(_atom_text(entry, "title"))

@@ -31,9 +31,33 @@ def unknown_format(where: str, fmt: str) -> InputError:
     return InputError(where, f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
+# paper-agent's own outputs: a reading list (md) or results (JSON Lines / JSON). They name papers
+# but hold no abstracts, so read back next to their digests they would win the de-duplication
+# (first occurrence) and every paper would end "skipped: no abstract".
+OWN_MD_RE = re.compile(r"^# paper-agent reading list\s*$", re.MULTILINE)
+OWN_RESULT_RE = re.compile(r'"prompt_version"\s*:.*"taxonomy"\s*:', re.DOTALL)
+
+
+def _own_output(text: str) -> str | None:
+    """What kind of paper-agent output ``text`` (stripped) begins, or None."""
+    if OWN_MD_RE.match(text[:256]):
+        return "reading list"
+    if text[:1] in "{[":
+        first = text.split("\n", 1)[0] if text[:1] == "{" else text[:16384]  # the first record
+        if OWN_RESULT_RE.search(first) and '"abstract"' not in first:
+            return "results file"
+    return None
+
+
 def detect_format(text: str, path: str = "<text>") -> str:
-    """Name the format of ``text`` from its content, or raise ``InputError``."""
+    """Name the format of ``text`` from its content, or raise ``InputError``.
+
+    paper-agent's own outputs are refused (a warning in a folder): they have no abstracts.
+    """
     head = text.lstrip()[:2048]
+    own = _own_output(text.lstrip())
+    if own is not None:
+        raise InputError(path, f"a paper-agent {own} (this tool's output, no abstracts), not a digest: left out")
     if head.startswith("<?xml") or re.search(r"<feed[\s>]", head):
         return "atom"
     if head.startswith("{"):

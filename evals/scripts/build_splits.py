@@ -30,6 +30,12 @@ MIN_TEST = 30
 LABELS = ("rag", "generative_rec", "rl_rec", "debiasing", "other")
 
 
+def abstract_key(abstract: str) -> str:
+    """An abstract with case, every whitespace character and a final period ignored: the same
+    paper posted twice differs in no more (``https: //github.com/x`` against ``https://...``)."""
+    return "".join(abstract.lower().split()).rstrip(".")
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -90,12 +96,24 @@ def main(labels_dir: str, pool_path: str) -> None:
         n_test = min(len(ids), max(MIN_TEST, math.ceil(len(ids) * TEST_SHARE)))
         for i, pid in enumerate(ids):
             split[pid] = "test" if i < n_test else "dev"
-    # Disagreements the second pass found, settled after the split so the split stays as drawn.
+    # Disagreements the second pass found, and labels corrected by rules the guide gained later
+    # (adjudications' "_after_split"), settled after the split so the split stays as drawn.
     settled = json.loads((ROOT / "evals" / "scripts" / "settled.json").read_text(encoding="utf-8"))
+    settled.update({k: v for k, v in adjudicated.get("_after_split", {}).items() if not k.startswith("_")})
     for it in items:
         fix = settled.get(it["id"])
         if fix:
             it.update(primary=fix["primary"], secondary=fix["secondary"], notes=fix["notes"])
+    # Duplicates the whitespace-blind check below finds (a URL's spacing, a final period) were
+    # missed before the split: their dev copy is dropped, so the frozen test split stays whole.
+    seen_after: dict[str, str] = {}
+    for it in sorted(items, key=lambda it: (split[it["id"]] != "test", it["id"])):
+        key = abstract_key(it["abstract"])
+        if key in seen_after:
+            print(f"{it['id']}: same abstract as {seen_after[key]} (whitespace aside), left out", file=sys.stderr)
+            del split[it["id"]]
+        seen_after.setdefault(key, it["id"])
+    items = [it for it in items if it["id"] in split]
     for name in ("dev", "test"):
         with open(ROOT / "evals" / f"{name}.jsonl", "w", encoding="utf-8") as f:
             for it in items:
