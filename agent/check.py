@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.backends.dialects import SHAPES, EndpointMemory, EndpointProfile
+from agent.backends.dialects import COMPACT_PROMPT, SHAPES, SMALL_CONTEXT, EndpointMemory, EndpointProfile
 from agent.backends.quirks import describe_body, snippet
 from agent.errors import ConfigError
 from agent.schema import Paper, PaperResult
@@ -37,8 +37,7 @@ MODE_NAMES = {
     "json_object_schema": "JSON mode with a schema",
     "json_object": "plain JSON mode",
 }
-COMPACT_PROMPT = "triage-compact-v1"
-SMALL_CONTEXT = 4096  # tokens per slot below which the full prompt and a re-ask may not fit
+
 SEED_PAPERS = 3
 DEFAULT_CONCURRENCY = 8
 MAX_RECOMMENDED = 256

@@ -162,3 +162,17 @@ def test_an_unreachable_endpoint_fails_each_paper_once_probed_and_remembers_noth
     assert "could not reach" in results[0].error and "Connection refused" in results[0].error
     assert probes <= 8  # one probe for the run (self-description GETs and 4 shapes), not one per paper
     assert EndpointMemory(tmp_path / "cache").get(BASE, "gpt-4o-mini") is None
+
+
+def test_a_small_context_per_slot_gets_the_compact_prompt_and_the_slots_as_concurrency(tmp_path):
+    with respx.mock(assert_all_called=False) as router:
+        replay(router, "llama_server")  # 4 slots sharing -c 8192: 2048 tokens each
+        agent = make_agent(tmp_path, cache=False, base_url=BASE, mode="auto")
+        kept = make_agent(tmp_path, cache=False, base_url=BASE, mode="auto", prompt_version="triage-v1")
+    backend = agent.backend
+    assert (backend.mode, backend.prompt_version, backend.limiter.maximum) == ("json", "triage-compact-v1", 4)
+    assert len(backend.prompt.system.split()) < 200
+    assert kept.backend.prompt_version == "triage-v1"  # a prompt the user chose is kept
+    # the cache key is made of the prompt actually sent
+    paper = make_paper(1)
+    assert agent.explain(paper)["components"]["prompt"] != kept.explain(paper)["components"]["prompt"]

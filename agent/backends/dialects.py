@@ -46,6 +46,10 @@ PROBE_INSTANCE = {"zq_probe": "x7"}
 PROBE_PROMPT = "Say hello to the reader in one short sentence."
 OPENAI_HOSTS = ("api.openai.com",)
 MEMORY_FILE = "endpoints.json"
+COMPACT_PROMPT = "triage-compact-v1"
+SMALL_CONTEXT = 4096
+"""Tokens of context per slot below which the full prompt, a reply and a re-ask may not fit
+(llama-server splits ``-c`` between its slots): the compact prompt is used there."""
 
 
 def json_object_schema(response_format: dict[str, Any]) -> dict[str, Any]:

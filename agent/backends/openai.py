@@ -48,7 +48,14 @@ from agent.backends.calls import (
 )
 from agent.backends.contract import abstract_for_evidence as _abstract  # set around each paper's calls
 from agent.backends.contract import build_response_model, reply_token_budget, title_for_tldr
-from agent.backends.dialects import EndpointProfile, EndpointUnreachable, json_object_schema, resolve_mode
+from agent.backends.dialects import (
+    COMPACT_PROMPT,
+    SMALL_CONTEXT,
+    EndpointProfile,
+    EndpointUnreachable,
+    json_object_schema,
+    resolve_mode,
+)
 from agent.backends.failures import api_error as _api_error
 from agent.backends.failures import is_connection_error as _is_connection_error
 from agent.backends.failures import is_transient, retry_after_seconds
@@ -154,11 +161,17 @@ class OpenAIBackend:
         return strip_url_credentials(self.base_url)
 
     def cache_components(self) -> dict[str, Any]:
+        """What changes an answer. ``--mode auto`` is resolved first (from the remembered probe, or
+        by probing once), since the shape and a prompt chosen for a small context change answers."""
+        try:
+            mode = self.resolve_mode()
+        except CallFailed:  # unreachable: every paper fails anyway, and nothing is cached
+            mode = self.settings.mode
         return {
             "backend": self.name,
             "model": self.model,
             "base_url": self.public_base_url,
-            "mode": self.settings.mode,
+            "mode": mode,
             "prompt": self.prompt.system_template + "\x00" + self.prompt.user_template,
             "prompt_version": self.prompt_version,
             "taxonomy": self.taxonomy.canonical_json,
@@ -185,11 +198,24 @@ class OpenAIBackend:
                 self._unreachable = redact(str(exc), self._secret)
                 raise CallFailed(self._unreachable) from None
             self.mode, self.profile = mode, profile
-            slots = profile.slots if profile else None
-            if profile and slots and "concurrency" not in s.model_fields_set and slots < self.limiter.maximum:
-                self.limiter.maximum = self.limiter.limit = slots
-                log.info("%s serves %d request(s) at a time: concurrency %d", profile.server, slots, slots)
+            if profile is not None:
+                self._fit_to(profile)
         return self.mode
+
+    def _fit_to(self, profile: EndpointProfile) -> None:
+        """Settings the user left at their defaults, fitted to what the server said about itself:
+        never more requests in flight than its slots, and the compact prompt when a slot's
+        context would not hold the full prompt, the reply and a re-ask."""
+        given = self.settings.model_fields_set
+        slots = profile.slots
+        if slots and "concurrency" not in given and slots < self.limiter.maximum:
+            self.limiter.maximum = self.limiter.limit = slots
+            log.info("%s serves %d request(s) at a time: concurrency %d", profile.server, slots, slots)
+        if profile.context and profile.context < SMALL_CONTEXT and "prompt_version" not in given:
+            self.prompt = load_prompt(self.taxonomy, COMPACT_PROMPT)
+            self.prompt_version = self.prompt.version
+            self._fixed_body = None
+            log.info("%d tokens of context per slot: prompt %s", profile.context, COMPACT_PROMPT)
 
     # ------------------------------------------------------------------ the request
     def create_kwargs(self, paper: Paper) -> dict[str, Any]:
