@@ -46,6 +46,8 @@ MAX_RECOMMENDED = 256
 # CALL_TIMEOUT, and the whole check stops after CHECK_BUDGET (modes not reached say so).
 CALL_TIMEOUT = 15.0
 CHECK_BUDGET = 60.0
+LOCAL_CALL_TIMEOUT = 40.0  # a local server that says how many requests it serves: a slow model, a queue
+LOCAL_BUDGET = 120.0  # ... and the whole check with it
 RATE_HEADERS = (
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
@@ -229,12 +231,13 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str] | None, pap
     deadline = time.monotonic() + CHECK_BUDGET
     reachable = await _models_step(report, probe.base_url, secret, cfg, headers)
     if reachable and modes is None:
-        modes = await _dialect_step(report, probe.base_url, secret, cfg)
-    if report.profile is not None and report.profile.slots:  # never more in flight than it serves
-        cfg = cfg.model_copy(update={"concurrency": report.profile.slots})
+        modes = await _dialect_step(report, probe.base_url, secret, cfg, deadline - time.monotonic())
+    cfg, call_timeout = _as_a_run_would(cfg, report.profile)
+    if call_timeout == LOCAL_CALL_TIMEOUT:
+        deadline += LOCAL_BUDGET - CHECK_BUDGET
     if reachable:
         for m in modes or []:
-            result = await _bounded_mode_step(cfg, taxonomy, m, papers, headers, deadline)
+            result = await _bounded_mode_step(cfg, taxonomy, m, papers, headers, deadline, call_timeout)
             result.problem = redact(result.problem, secret) if result.problem else None
             report.modes.append(result)
             report.steps.append(result.step())
@@ -244,16 +247,30 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str] | None, pap
     return report
 
 
-async def _dialect_step(report: CheckReport, base: str, secret: str | None, cfg: Settings) -> list[str]:
+def _as_a_run_would(cfg: Settings, profile: EndpointProfile | None) -> tuple[Settings, float]:
+    """The seed run set up as ``--mode auto`` sets up a run on this server (its slots in flight,
+    the compact prompt for a small context), and how long one call may take: a local server
+    that names its slots runs a slow model, so it gets longer than a hosted API."""
+    if profile is None or not profile.slots:
+        return cfg, CALL_TIMEOUT
+    update: dict[str, Any] = {"concurrency": profile.slots}
+    if profile.context and profile.context < SMALL_CONTEXT and "prompt_version" not in cfg.model_fields_set:
+        update["prompt_version"] = COMPACT_PROMPT
+    return cfg.model_copy(update=update), LOCAL_CALL_TIMEOUT
+
+
+async def _dialect_step(report: CheckReport, base: str, secret: str | None, cfg: Settings, budget: float) -> list[str]:
     """Probe which request shapes the server constrains (seconds, not a seed run per mode),
     remember the answer for ``--mode auto``, and return the modes worth a seed run: the best
     constrained one, or plain JSON mode when none is."""
     from agent.backends.probe import probe_endpoint
 
-    profile = await asyncio.to_thread(probe_endpoint, base, cfg.model, secret, timeout=min(cfg.timeout, CALL_TIMEOUT))
+    timeout = min(cfg.timeout, CALL_TIMEOUT)
+    profile = await asyncio.to_thread(probe_endpoint, base, cfg.model, secret, timeout=timeout, budget=budget)
     report.profile = profile
     for v in profile.verdicts:
-        ok = {"constrained": True, "unconstrained": False, "rejected": False}.get(v.status)
+        # a shape the server does not constrain is no failure while another one works
+        ok = True if v.status == "constrained" else (None if profile.mode else False)
         report.steps.append(Step(f"shape {v.shape}", ok, f"{v.status}: {v.detail} ({v.seconds:.1f} s)"))
     if profile.server:
         slots = f", {profile.slots} parallel slot(s)" if profile.slots else ""
@@ -348,23 +365,34 @@ def _model_names(response: Any) -> list[str] | None:
 
 
 async def _bounded_mode_step(
-    cfg: Settings, taxonomy: Taxonomy, mode: str, papers: list[Paper], headers: dict[str, str], deadline: float
+    cfg: Settings,
+    taxonomy: Taxonomy,
+    mode: str,
+    papers: list[Paper],
+    headers: dict[str, str],
+    deadline: float,
+    call_timeout: float = CALL_TIMEOUT,
 ) -> ModeResult:
     """``_mode_step`` within what is left of the check's budget; out of time is a failed mode."""
     left = deadline - time.monotonic()
     fix = "is the server up and answering? a single call may take up to"
     if left < 1.0:
-        problem = f"not tried: the check's {CHECK_BUDGET:g} s were spent on the modes above — {fix} {CALL_TIMEOUT:g} s"
+        problem = f"not tried: the check's {CHECK_BUDGET:g} s were spent on the modes above — {fix} {call_timeout:g} s"
         return ModeResult(mode=mode, papers=len(papers), valid=0, calls=0, problem=problem)
     try:
-        return await asyncio.wait_for(_mode_step(cfg, taxonomy, mode, papers, headers), left)
+        return await asyncio.wait_for(_mode_step(cfg, taxonomy, mode, papers, headers, call_timeout), left)
     except TimeoutError:
-        problem = f"no valid answer before the check's {CHECK_BUDGET:g} s ran out — {fix} {CALL_TIMEOUT:g} s"
+        problem = f"no valid answer before the check's {CHECK_BUDGET:g} s ran out — {fix} {call_timeout:g} s"
         return ModeResult(mode=mode, papers=len(papers), valid=0, calls=0, problem=problem)
 
 
 async def _mode_step(
-    cfg: Settings, taxonomy: Taxonomy, mode: str, papers: list[Paper], headers: dict[str, str]
+    cfg: Settings,
+    taxonomy: Taxonomy,
+    mode: str,
+    papers: list[Paper],
+    headers: dict[str, str],
+    call_timeout: float = CALL_TIMEOUT,
 ) -> ModeResult:
     """The seed papers through the real backend in ``mode``, uncached, all in flight at once."""
     from agent.backends.openai import OpenAIBackend
@@ -374,10 +402,10 @@ async def _mode_step(
         update={
             "mode": mode,
             "concurrency": max(1, min(len(papers), cfg.concurrency)),  # a local server's slots, see _check
-            "timeout": min(cfg.timeout, CALL_TIMEOUT),
+            "timeout": min(cfg.timeout, call_timeout),
             "retry_attempts": 2,
             "retry_max_wait": 2.0,
-            "retry_total": CALL_TIMEOUT,
+            "retry_total": call_timeout,
         }
     )
     backend = OpenAIBackend(settings, taxonomy, on_response=[_header_recorder(headers)])

@@ -34,16 +34,17 @@ def probe_endpoint(
     timeout: float = 30.0,
     shapes: tuple[str, ...] = SHAPES,
     transport: httpx.BaseTransport | None = None,
+    budget: float = PROBE_BUDGET_S,
 ) -> EndpointProfile:
     """Ask ``base_url`` for the probe instance in each of ``shapes`` and note the server's facts.
 
     ``json_object`` (unconstrained) is only tried when no constrained shape worked. Each request
-    has ``timeout`` seconds in all (not per read), and the probes together ``PROBE_BUDGET_S``.
+    has ``timeout`` seconds in all (not per read), and the probes together ``budget``.
     """
     base = base_url.rstrip("/")
     headers = {"Authorization": f"Bearer {api_key or 'not-needed'}"}
     profile = EndpointProfile(base_url=base, model=model, checked_at=time.time())
-    deadline = time.monotonic() + PROBE_BUDGET_S
+    deadline = time.monotonic() + budget
     with httpx.Client(timeout=httpx.Timeout(timeout), headers=headers, transport=transport) as http:
         _server_facts(http, base, profile)
         for shape in shapes:
@@ -51,7 +52,7 @@ def probe_endpoint(
                 continue
             left = deadline - time.monotonic()
             if left <= 0:
-                profile.verdicts.append(Verdict(shape, "timeout", "not tried: the probe's minute was spent"))
+                profile.verdicts.append(Verdict(shape, "timeout", f"not tried: the probe's {budget:.0f} s were spent"))
                 continue
             profile.verdicts.append(_try_shape(http, base, model, shape, min(timeout, left)))
     return profile
