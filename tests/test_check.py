@@ -49,7 +49,7 @@ def test_check_probes_each_shape_and_recommends_the_best_constrained_one(tmp_pat
         # (json is rejected before the server counts it; plain JSON is not probed once one works)
         assert server.total_requests == 5
     assert r.returncode == 0, r.stdout + r.stderr
-    assert shape(r.stdout, "json").startswith("FAIL") and "rejected: HTTP 400" in shape(r.stdout, "json")
+    assert shape(r.stdout, "json").startswith("??") and "rejected: HTTP 400" in shape(r.stdout, "json")
     assert shape(r.stdout, "json_object_schema").startswith("ok") and "constrained" in r.stdout
     assert line(r.stdout, "json_object_schema").startswith("ok")
     assert "3/3 valid" in line(r.stdout, "json_object_schema")
