@@ -44,7 +44,7 @@ from agent.version import __version__ as __version__
 # Imported on first use: they pull in httpx and tenacity, which a plain offline run never needs
 # (importing them here doubled `import agent`, and every CLI command's start-up, to ~0.55 s).
 _LAZY = {
-    "CheckReport": "agent.check",
+    "CheckReport": "agent.check_report",
     "check_endpoint": "agent.check",
     "BatchRecord": "agent.bulk",
     "CollectReport": "agent.bulk",

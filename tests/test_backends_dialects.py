@@ -26,8 +26,8 @@ from llm_fakes import (
     reply_args,
 )
 
-from agent.backends.dialects import EndpointMemory, json_object_schema, probe_body, resolve_mode
-from agent.backends.probe import probe_endpoint
+from agent.backends.dialects import EndpointMemory, json_object_schema, probe_body
+from agent.backends.probe import probe_endpoint, resolve_mode
 from agent.errors import ConfigError
 
 SERVERS = Path(__file__).parent / "data" / "servers"

@@ -22,7 +22,7 @@ from llm_fakes import (
 )
 
 from agent import check_endpoint
-from agent.check import safe_concurrency
+from agent.check_report import safe_concurrency
 
 
 def check_cli(tmp_path, server, *args: str):

@@ -177,48 +177,6 @@ class EndpointMemory:
             pass  # memory is an optimisation: the next run probes again
 
 
-class EndpointUnreachable(Exception):
-    """No probe got an HTTP answer: the server is down or unreachable, which says nothing about
-    its dialect. Nothing is remembered; the backend fails each paper with this reason."""
-
-
 def is_openai(base_url: str) -> bool:
     """api.openai.com: its shapes are documented, so ``auto`` needs no probe there."""
     return (urlsplit(base_url).hostname or "") in OPENAI_HOSTS
-
-
-def resolve_mode(
-    mode: str, base_url: str, model: str, api_key: str | None, cache_dir: str | Path, timeout: float
-) -> tuple[str, EndpointProfile | None]:
-    """The concrete mode for ``mode`` (``auto`` or one of ``SHAPES``) and the endpoint's profile.
-
-    ``auto`` on api.openai.com is ``tools`` (documented, no probe). Elsewhere the remembered
-    profile of this endpoint and model is used, or the endpoint is probed once and remembered.
-    A server that constrains no shape is a ``ConfigError`` naming what each shape did.
-    """
-    if mode != "auto":
-        if mode not in SHAPES:
-            raise ConfigError(f"unknown mode {mode!r}: use auto or one of {', '.join(SHAPES)}")
-        return mode, None
-    if is_openai(base_url):
-        return "tools", None
-    memory = EndpointMemory(cache_dir)
-    profile = memory.get(base_url, model)
-    if profile is None or profile.mode is None:
-        from agent.backends.probe import probe_endpoint
-
-        profile = probe_endpoint(base_url, model, api_key, timeout=min(timeout, 30.0))
-        if all(v.status in ("error", "timeout") for v in profile.verdicts):
-            why = profile.verdicts[0].detail if profile.verdicts else "no answer"
-            raise EndpointUnreachable(
-                f"--mode auto could not reach {strip_url_credentials(base_url)} to probe it: {why}"
-            )
-        if profile.mode is not None:
-            memory.put(profile)
-    if profile.mode is None:
-        tried = "; ".join(f"{v.shape}: {v.status} ({v.detail})" for v in profile.verdicts)
-        raise ConfigError(
-            f"--mode auto: {strip_url_credentials(base_url)} constrained no structured-output shape for "
-            f"{model} ({tried}); run `paper-agent check` for details, or pass --mode json_object"
-        )
-    return profile.mode, profile

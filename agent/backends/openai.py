@@ -48,18 +48,12 @@ from agent.backends.calls import (
 )
 from agent.backends.contract import abstract_for_evidence as _abstract  # set around each paper's calls
 from agent.backends.contract import build_response_model, reply_token_budget, title_for_tldr
-from agent.backends.dialects import (
-    COMPACT_PROMPT,
-    SMALL_CONTEXT,
-    EndpointProfile,
-    EndpointUnreachable,
-    json_object_schema,
-    resolve_mode,
-)
+from agent.backends.dialects import COMPACT_PROMPT, SMALL_CONTEXT, EndpointProfile, json_object_schema
 from agent.backends.failures import api_error as _api_error
 from agent.backends.failures import is_connection_error as _is_connection_error
 from agent.backends.failures import is_transient, retry_after_seconds
 from agent.backends.limiter import AdaptiveLimiter
+from agent.backends.probe import EndpointUnreachable, resolve_mode
 from agent.backends.quirks import (
     ReplyLog,
     describe_status_error,

@@ -8,6 +8,7 @@ the answer, not the status code, decides.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +17,15 @@ from agent.backends.dialects import (
     CONSTRAINED,
     PROBE_INSTANCE,
     SHAPES,
+    EndpointMemory,
     EndpointProfile,
     Verdict,
+    is_openai,
     probe_answer,
     probe_body,
 )
+from agent.errors import ConfigError
+from agent.redaction import strip_url_credentials
 
 PROBE_BUDGET_S = 60.0
 """Total seconds the shape probes may take: a server that never answers costs a minute, not more."""
@@ -133,3 +138,43 @@ def _short(value: Any, n: int = 60) -> str:
     text = value if isinstance(value, str) else repr(value)
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 3] + "..."
+
+
+class EndpointUnreachable(Exception):
+    """No probe got an HTTP answer: the server is down or unreachable, which says nothing about
+    its dialect. Nothing is remembered; the backend fails each paper with this reason."""
+
+
+def resolve_mode(
+    mode: str, base_url: str, model: str, api_key: str | None, cache_dir: str | Path, timeout: float
+) -> tuple[str, EndpointProfile | None]:
+    """The concrete mode for ``mode`` (``auto`` or one of ``SHAPES``) and the endpoint's profile.
+
+    ``auto`` on api.openai.com is ``tools`` (documented, no probe). Elsewhere the remembered
+    profile of this endpoint and model is used, or the endpoint is probed once and remembered.
+    A server that constrains no shape is a ``ConfigError`` naming what each shape did.
+    """
+    if mode != "auto":
+        if mode not in SHAPES:
+            raise ConfigError(f"unknown mode {mode!r}: use auto or one of {', '.join(SHAPES)}")
+        return mode, None
+    if is_openai(base_url):
+        return "tools", None
+    memory = EndpointMemory(cache_dir)
+    profile = memory.get(base_url, model)
+    if profile is None or profile.mode is None:
+        profile = probe_endpoint(base_url, model, api_key, timeout=min(timeout, 30.0))
+        if all(v.status in ("error", "timeout") for v in profile.verdicts):
+            why = profile.verdicts[0].detail if profile.verdicts else "no answer"
+            raise EndpointUnreachable(
+                f"--mode auto could not reach {strip_url_credentials(base_url)} to probe it: {why}"
+            )
+        if profile.mode is not None:
+            memory.put(profile)
+    if profile.mode is None:
+        tried = "; ".join(f"{v.shape}: {v.status} ({v.detail})" for v in profile.verdicts)
+        raise ConfigError(
+            f"--mode auto: {strip_url_credentials(base_url)} constrained no structured-output shape for "
+            f"{model} ({tried}); run `paper-agent check` for details, or pass --mode json_object"
+        )
+    return profile.mode, profile

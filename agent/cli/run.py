@@ -219,7 +219,8 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
     """Diagnose an endpoint before a big run: reachable, key, model, which --mode works, cost, --concurrency."""
-    from agent.check import check_endpoint, report_json
+    from agent.check import check_endpoint
+    from agent.check_report import report_json
 
     report = check_endpoint(base_url=base_url, model=model, mode=mode, prices_file=prices)
     typer.echo(report_json(report) if as_json else "\n".join(report.lines()))
