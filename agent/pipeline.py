@@ -19,7 +19,7 @@ from typing import Any
 
 from agent.backends.base import Analysis, Backend, BackendFailure
 from agent.cache import KeyBuilder, ResultCache
-from agent.schema import STATUSES, Paper, PaperResult
+from agent.schema import STATUSES, Paper, PaperResult, Usage
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy, load_taxonomy
 
@@ -206,15 +206,7 @@ class Agent:
             usage = usage.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 2)})
         if isinstance(outcome, BackendFailure):
             return self.result_for(paper, status=outcome.status, error=str(outcome), usage=usage)
-        result = self.result_for(
-            paper,
-            primary=outcome.primary,
-            secondary=outcome.secondary,
-            confidence=outcome.confidence,
-            tldr=outcome.tldr,
-            evidence=outcome.evidence,
-            usage=usage,
-        )
+        result = self.result_of(paper, outcome, usage)
         if self.cache is not None:
             self.cache.set(key, result, outcome.attempts or [usage], self._keys.component_digests)
         return result
@@ -224,6 +216,18 @@ class Agent:
         """Digests of what every cache key of this agent is made of (model, prompt, taxonomy...):
         a batch manifest records them so results are only ever stored under matching settings."""
         return self._keys.component_digests
+
+    def result_of(self, paper: Paper, analysis: Analysis, usage: Usage | None = None) -> PaperResult:
+        """The ``ok`` result of a backend's ``analysis`` for ``paper`` (online and from batch files)."""
+        return self.result_for(
+            paper,
+            primary=analysis.primary,
+            secondary=analysis.secondary,
+            confidence=analysis.confidence,
+            tldr=analysis.tldr,
+            evidence=analysis.evidence,
+            usage=usage if usage is not None else analysis.usage,
+        )
 
     def result_for(self, paper: Paper, **fields: Any) -> PaperResult:
         """A ``PaperResult`` for ``paper`` stamped with this agent's backend, model and taxonomy."""

@@ -213,15 +213,7 @@ def ingest(agent: Agent, manifest: Manifest, files: Iterable[Path], outcomes: di
 def _store(agent: Agent, key: str, paper: Paper, analysis: Analysis) -> None:
     """An ok reply into the cache, unless a result is there already (and the agent does not refresh)."""
     if agent.refresh or _cache(agent).get(key) is None:
-        result = agent.result_for(
-            paper,
-            primary=analysis.primary,
-            secondary=analysis.secondary,
-            confidence=analysis.confidence,
-            tldr=analysis.tldr,
-            evidence=analysis.evidence,
-            usage=analysis.usage,
-        )
+        result = agent.result_of(paper, analysis)
         _cache(agent).set(key, result, analysis.attempts, agent.key_components)
 
 
