@@ -209,20 +209,52 @@ def first_answers(base_url: str, mode: str, n: int = 40) -> dict[str, Any]:
     with httpx.Client(timeout=120) as http:
         for row in papers:
             paper = Paper(id=row["id"], title=row["title"], abstract=row["abstract"])
-            body = backend.request_body(paper)
+            body = backend.request_body(paper)  # in the server's dialect, as a run sends it
             started = time.monotonic()
-            reply = http.post(f"{base_url}/chat/completions", json=backend._shape(body)).json()
+            reply = http.post(f"{base_url}/chat/completions", json=body).json()
             seconds.append(time.monotonic() - started)
             try:
                 message = reply["choices"][0]["message"]
                 calls = message.get("tool_calls") or []
                 text = calls[0]["function"]["arguments"] if calls else message["content"]
-                backend.response_model.model_validate_json(text)  # no abstract/title context: schema only
-                valid += 1
+                problem = schema_problem(json.loads(text), backend.response_model.model_json_schema())
+                if problem is None:
+                    valid += 1
+                else:
+                    problems.append(f"{row['id']}: {problem}")
             except Exception as exc:  # noqa: BLE001 - any failure is a first answer that is not valid
                 problems.append(f"{row['id']}: {str(exc).splitlines()[0][:160]}")
     agent.close()
     return {"papers": len(papers), "valid": valid, "mean_s": sum(seconds) / len(seconds), "problems": problems[:5]}
+
+
+def schema_problem(obj: Any, schema: dict[str, Any]) -> str | None:
+    """What makes ``obj`` invalid against the reply's JSON schema (types, enums, bounds,
+    required keys, maxLength), or None. The schema only: the validators' own rules (evidence in
+    the abstract, an English TL;DR...) are what re-asks are for."""
+    if not isinstance(obj, dict):
+        return f"not an object: {type(obj).__name__}"
+    props = schema.get("properties", {})
+    missing = [k for k in schema.get("required", []) if k not in obj]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    for key, spec in props.items():
+        if key not in obj:
+            continue
+        value = obj[key]
+        items = value if spec.get("type") == "array" else [value]
+        if spec.get("type") == "array" and not isinstance(value, list):
+            return f"{key} is not a list"
+        allowed = spec.get("enum") or spec.get("items", {}).get("enum")
+        if allowed and any(v not in allowed for v in items):
+            return f"{key} {value!r} is not one of the labels"
+        if spec.get("type") == "number" and not (
+            isinstance(value, int | float) and spec.get("minimum", -1e18) <= value <= spec.get("maximum", 1e18)
+        ):
+            return f"{key} {value!r} is out of range"
+        if spec.get("type") == "string" and not isinstance(value, str):
+            return f"{key} is not a string"
+    return None
 
 
 def record(server: str, base_url: str) -> None:
@@ -274,8 +306,10 @@ def run_server(server: str, args: argparse.Namespace, tools: dict[str, Path], ou
             "timeout": report.get("timeout"),
             "prompt_version": report.get("prompt_version"),
         }
-        mode = report.get("recommended_mode") or "json"
-        result["first_answers"] = first_answers(base_url, mode)
+        verdicts = {v["shape"]: v["status"] for v in (report.get("profile") or {}).get("verdicts", [])}
+        constrained = [s for s in ("json", "json_object_schema", "tools") if verdicts.get(s) == "constrained"]
+        mode = report.get("recommended_mode") or (constrained[0] if constrained else "json_object")
+        result["first_answers"] = first_answers(base_url, mode, args.first)
         seeds_out = out / f"seeds-{server}.jsonl"
         rc, _, stderr, secs = paper_agent("run", str(SEEDS), "-o", str(seeds_out), env=env)
         rows = [json.loads(line) for line in seeds_out.read_text().splitlines()] if seeds_out.exists() else []
@@ -315,6 +349,7 @@ def main() -> None:
     p.add_argument("--servers", default="llama-cpp-python,llama-server")
     p.add_argument("--eval", action="store_true", help="also run eval --dataset test on each server")
     p.add_argument("--record", action="store_true", help="save the probe replies as test fixtures")
+    p.add_argument("--first", type=int, default=40, help="seed papers sent once to check first answers")
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)

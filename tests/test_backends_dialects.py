@@ -2,9 +2,9 @@
 of it per endpoint and model, and the request the backend then sends.
 
 Each server is replayed with respx from ``tests/data/servers/*.json``: what it answers to each
-probe shape and to its self-description endpoints. The llama-cpp-python and llama-server files
-were recorded from the real servers (bench/real_model.py --record); the others follow the
-servers' documentation and issue trackers (agent/backends/dialects.py).
+probe shape and to its self-description endpoints. ``llama_cpp_python.json`` was recorded from
+the real server with SmolLM2-135M (bench/real_model.py --record); the others follow the servers'
+documentation and issue trackers (agent/backends/dialects.py) until they are recorded the same way.
 """
 
 from __future__ import annotations

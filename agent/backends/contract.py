@@ -32,11 +32,20 @@ abstract_for_evidence: contextvars.ContextVar[str | None] = contextvars.ContextV
 title_for_tldr: contextvars.ContextVar[str | None] = contextvars.ContextVar("title", default=None)
 
 
+# What the reply schema asks for (maxLength, which grammar-constrained servers enforce): a
+# 50-word TL;DR is about 350 characters and an evidence phrase is short. The validators accept
+# up to MAX_TLDR_CHARS / MAX_EVIDENCE_CHARS; the schema asks for less, because a small model
+# fills a string to its maxLength (measured on SmolLM2-135M with llama-cpp-python: runs of
+# "#[]#[]..." until max_tokens).
+SCHEMA_TLDR_CHARS = 400
+SCHEMA_EVIDENCE_CHARS = 160
+
+
 def reply_token_budget() -> int:
     """``max_tokens`` sized to the reply schema: the longest TL;DR and evidence the schema allows
     (``maxLength``, at ~3.5 characters a token) plus labels, confidence and JSON syntax. A larger
     limit only gives a small model room to repeat itself until it is cut off."""
-    return int((MAX_TLDR_CHARS + MAX_EVIDENCE_CHARS) / 3.5) + 64
+    return int((SCHEMA_TLDR_CHARS + SCHEMA_EVIDENCE_CHARS) / 3.5) + 64
 
 
 def _norm(text: str) -> str:
@@ -143,14 +152,14 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
             str,
             Field(
                 description="A short phrase copied verbatim from the abstract that supports primary",
-                json_schema_extra={"maxLength": MAX_EVIDENCE_CHARS},
+                json_schema_extra={"maxLength": SCHEMA_EVIDENCE_CHARS},
             ),
         ),
         tldr=(
             str,
             Field(
                 description="English TL;DR, one or two sentences, at most 50 words, only facts from the abstract",
-                json_schema_extra={"maxLength": MAX_TLDR_CHARS},
+                json_schema_extra={"maxLength": SCHEMA_TLDR_CHARS},
             ),
         ),
     )
