@@ -91,13 +91,18 @@ def test_sigint_during_batch_collect_repair_says_interrupted_and_exits_130(tmp_p
 
     write_papers(tmp_path / "papers.jsonl", 200, seed=43)
     cache = tmp_path / "cache"
-    # Every line expires unanswered, so --repair asks all 200 online: ~5 s at 0.2 s a call.
+    # Every line expires unanswered, so --repair asks all 200 online: 2 at a time at 0.2 s a call
+    # is 20 s of work, so the signal always lands mid-run (at 8 at a time a quiet machine finished
+    # the 5 s of work before the signal arrived).
     with FakeServer(latency=0.2, seed=6, batch_fate="expired") as server:
         agent = Agent(backend="openai", base_url=server.base_url, api_key="sk-test", model="fake", cache_dir=cache)
         (batch_id,) = batch_submit([tmp_path / "papers.jsonl"], agent).batch_ids
         agent.close()
         args = ["batch", "collect", batch_id, "--repair", "-o", "out.jsonl", "--cache-dir", str(cache)]
-        env = clean_env(tmp_path, {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": server.base_url})
+        env = clean_env(
+            tmp_path,
+            {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": server.base_url, "PAPER_AGENT_CONCURRENCY": "2"},
+        )
         proc = subprocess.Popen(
             paper_agent_cmd() + args,
             cwd=tmp_path,

@@ -132,8 +132,10 @@ class Tmux:
         return subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
 
     def start(self, command: str) -> None:
-        # remain-on-exit keeps the pane (and what it printed) after the command ends.
-        self._run("new-session", "-d", "-s", "t", "-x", "120", "-y", "40", command)
+        # remain-on-exit keeps the pane after the command ends; the trailing sleep keeps the shell
+        # (and what the command printed after leaving curses) on screen until kill() - without it
+        # the last line was sometimes gone from capture-pane once the pane died.
+        self._run("new-session", "-d", "-s", "t", "-x", "250", "-y", "50", f"{command}; sleep 30")
         self._run("set-option", "-t", "t", "remain-on-exit", "on")
 
     def keys(self, *keys: str) -> None:
@@ -142,7 +144,7 @@ class Tmux:
             time.sleep(0.15)
 
     def screen(self) -> str:
-        return self._run("capture-pane", "-p", "-t", "t").stdout
+        return self._run("capture-pane", "-p", "-J", "-t", "t").stdout
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.backends.contract import reply_token_budget
+
 EVIDENCE = "a retrieval-augmented generation pipeline"
 TLDR = "The paper proposes a retrieval-augmented pipeline for question answering and reports gains."
 
@@ -419,7 +421,7 @@ CASES: list[Quirk] = [
         "json",
         content(as_json()[:70], finish="length"),
         "invalid",
-        reason=("truncated at max_tokens=321", "finish_reason length", "the reply ends"),
+        reason=(f"truncated at max_tokens={reply_token_budget()}", "finish_reason length", "the reply ends"),
         calls=1,
     ),
     Quirk(
