@@ -17,7 +17,7 @@ from agent import Paper, load_dataset, load_taxonomy
 from agent.labeling import Candidate, LabelSession, label_keys, select
 
 ROOT = Path(__file__).resolve().parents[1]
-IR_TOPICS = ROOT / "examples" / "ir_topics.toml"
+IR_TOPICS = ROOT / "evals" / "ir_topics" / "ir_topics.toml"
 
 
 def _papers(n: int) -> list[Paper]:

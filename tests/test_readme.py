@@ -79,8 +79,10 @@ def run_paper_agent(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[s
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Path:
-    """The working directory a new user has after cloning: the repo's examples."""
+    """The working directory a new user has after cloning: the repo's examples (and the worked
+    example of a custom taxonomy, evals/ir_topics)."""
     shutil.copytree(REPO / "examples", tmp_path / "examples")
+    shutil.copytree(REPO / "evals" / "ir_topics", tmp_path / "evals" / "ir_topics")
     return tmp_path
 
 

@@ -15,10 +15,10 @@ from agent.backends.offline import OfflineBackend
 from agent.training import dumps
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
+EXAMPLES = ROOT / "evals" / "ir_topics"
 IR_TOPICS = EXAMPLES / "ir_topics.toml"
-TRAIN = EXAMPLES / "ir_topics_train.jsonl"
-HELDOUT = EXAMPLES / "ir_topics_heldout.jsonl"
+TRAIN = EXAMPLES / "train.jsonl"
+HELDOUT = EXAMPLES / "heldout.jsonl"
 needs_sklearn = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs the train extra")
 
 
@@ -42,7 +42,7 @@ def test_train_fits_a_custom_taxonomy_and_records_it(tmp_path: Path) -> None:
     model = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
     assert model["labels"] == load_taxonomy(IR_TOPICS).names
     assert model["taxonomy"] == load_taxonomy(IR_TOPICS).tag
-    assert model["trained_on"] == ["ir_topics_train.jsonl"] and model["n_train"] == 60
+    assert model["trained_on"] == ["train.jsonl"] and model["n_train"] == 60
 
 
 @needs_sklearn
