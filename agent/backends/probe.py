@@ -25,6 +25,7 @@ from agent.backends.dialects import (
     probe_body,
 )
 from agent.errors import ConfigError
+from agent.httpread import read_within
 from agent.redaction import strip_url_credentials
 
 PROBE_BUDGET_S = 60.0
@@ -85,14 +86,9 @@ def _try_shape(http: httpx.Client, base: str, model: str, shape: str, timeout: f
 
 def _post_with_deadline(http: httpx.Client, url: str, body: dict[str, Any], timeout: float) -> httpx.Response:
     """POST with ``timeout`` seconds in all: a server that trickles bytes cannot hold it longer."""
-    deadline = time.monotonic() + timeout
     with http.stream("POST", url, json=body) as response:
-        chunks: list[bytes] = []
-        for chunk in response.iter_bytes():
-            chunks.append(chunk)
-            if time.monotonic() > deadline:
-                raise httpx.ReadTimeout(f"no complete answer in {timeout:.0f} s")
-        return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks))
+        content = read_within(response, timeout)
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
 
 
 def _server_facts(http: httpx.Client, base: str, profile: EndpointProfile) -> None:

@@ -35,6 +35,7 @@ from tenacity import (
 from agent.backoff import retry_after
 from agent.cache import PageCache
 from agent.errors import FetchError, InputError
+from agent.httpread import TooLarge, read_within
 from agent.inputs.atom import AtomFeed, read_atom
 from agent.settings import Settings
 from agent.version import __version__
@@ -264,22 +265,14 @@ def _read_body(response: httpx.Response, timeout: float) -> str:
     like any timeout). An answer over the size cap is an ``InputError``, before it is read
     when ``Content-Length`` says so.
     """
-    where = str(response.request.url)
-    too_big = InputError(where, f"arXiv's answer is over {MAX_RESPONSE_BYTES:,} bytes, the cap on one answer")
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-        raise too_big
-    deadline = time.monotonic() + timeout
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise too_big
-        if time.monotonic() > deadline:
-            raise httpx.ReadTimeout(f"no complete answer within {timeout:g} s (PAPER_AGENT_TIMEOUT)")
-        chunks.append(chunk)
-    return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+    try:
+        body = read_within(response, timeout, MAX_RESPONSE_BYTES)
+    except TooLarge:
+        where = str(response.request.url)
+        raise InputError(where, f"arXiv's answer is over {MAX_RESPONSE_BYTES:,} bytes, the cap on one answer") from None
+    except httpx.ReadTimeout:
+        raise httpx.ReadTimeout(f"no complete answer within {timeout:g} s (PAPER_AGENT_TIMEOUT)") from None
+    return body.decode(response.encoding or "utf-8", errors="replace")
 
 
 def _error_summary(text: str) -> str:
