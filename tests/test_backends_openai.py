@@ -327,13 +327,33 @@ def test_re_ask_after_a_validation_error_then_ok(api, tmp_path):
 # --------------------------------------------------------------------------- 7. invalid output
 
 
-@pytest.mark.parametrize("max_retries, calls", [(2, 3), (0, 1)])
-def test_evidence_not_in_abstract_is_invalid_after_every_re_ask(api, tmp_path, max_retries, calls):
-    route = api.post("/chat/completions").mock(return_value=ok_response(reply_args("a quantum computing breakthrough")))
+@pytest.mark.parametrize("max_retries, calls", [(2, 2), (1, 2), (0, 1)])
+def test_evidence_not_in_abstract_is_invalid_after_the_re_ask_repeats_it(api, tmp_path, max_retries, calls):
+    # A re-ask that breaks the same rule again (other words, same failure) ends the paper:
+    # a third call would not change the answer (agent/backends/reasks.py).
+    route = api.post("/chat/completions").mock(
+        side_effect=[
+            ok_response(reply_args("a quantum computing breakthrough")),
+            ok_response(reply_args("a teleportation device")),
+            ok_response(reply_args(EVIDENCE)),
+        ]
+    )
     r = make_agent(tmp_path, cache=False, max_retries=max_retries).analyze(PAPER)
     assert r.status == "invalid" and r.primary is None
     assert "evidence" in r.error and "does not occur in the abstract" in r.error
     assert route.call_count == calls and r.usage.attempts == calls
+
+
+def test_a_re_ask_that_fails_a_different_rule_is_followed_by_the_next(api, tmp_path):
+    route = api.post("/chat/completions").mock(
+        side_effect=[
+            ok_response(reply_args("a quantum computing breakthrough")),
+            ok_response(reply_args(EVIDENCE, tldr="本文提出一种检索增强生成方法。")),
+            ok_response(reply_args(EVIDENCE)),
+        ]
+    )
+    r = make_agent(tmp_path, cache=False, max_retries=2).analyze(PAPER)
+    assert r.status == "ok" and route.call_count == 3 and r.usage.attempts == 3
 
 
 def test_chinese_tldr_is_invalid_and_names_the_tldr_field(api, tmp_path):

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
+from agent.backends.extractive import CLAUSE_RE, split_sentences
 from agent.backends.quirks import ReplyNormaliser
 from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, MAX_TLDR_WORDS, has_cjk
 from agent.taxonomy import Taxonomy
@@ -41,6 +42,35 @@ SCHEMA_TLDR_CHARS = 400
 SCHEMA_EVIDENCE_CHARS = 160
 
 
+CONFIDENCE_STEPS: list[Any] = [round(i / 20, 2) for i in range(21)]
+"""The confidences the reply schema offers (0.0, 0.05, ... 1.0), as an ``enum``: grammar-constrained
+servers (llama.cpp, llama-cpp-python) enforce an enum but not a number's ``minimum``/``maximum``,
+so a small model answered 10 or 100 (7 of 40 seed papers, SmolLM2-135M). Twenty-one steps are finer
+than any calibration bin the eval reports (tenths)."""
+MAX_EVIDENCE_CHOICES = 24
+
+
+def evidence_choices(abstract: str, limit: int = SCHEMA_EVIDENCE_CHARS, most: int = MAX_EVIDENCE_CHOICES) -> list[str]:
+    """Verbatim pieces of ``abstract`` (sentences, long ones cut where a clause ends, each at most
+    ``limit`` characters) for a grammar to choose the evidence from.
+
+    Why: the evidence must be a phrase of the abstract, a rule no fixed schema can state. A small
+    model on a grammar-constrained server filled the field with digits and URLs instead (36 of 40
+    seed papers, SmolLM2-135M), so on such servers the schema lists the pieces as an ``enum``
+    (``OpenAIBackend``), and every answer satisfies the rule by construction.
+    """
+    pieces: list[str] = []
+    for _, sentence in split_sentences(abstract):
+        parts = [sentence] if len(sentence) <= limit else CLAUSE_RE.split(sentence)
+        for part in parts:
+            part = part.strip().rstrip(".;:,")
+            if len(part) > limit:
+                part = part[:limit].rsplit(" ", 1)[0].rstrip(".;:,")
+            if len(part.split()) >= 3 and part not in pieces:
+                pieces.append(part)
+    return pieces[:most]
+
+
 def reply_token_budget() -> int:
     """``max_tokens`` sized to the reply schema: the longest TL;DR and evidence the schema allows
     (``maxLength``, at ~3.5 characters a token) plus labels, confidence and JSON syntax. A larger
@@ -58,7 +88,7 @@ def check_tldr(value: str, title: str | None = None) -> str:
     Beyond language and length: no runaway repetition, not a restatement of ``title``, and not
     a sentence that would fit any paper (agent.textcheck) - what small models write.
     """
-    v = value.strip()
+    v = " ".join(value.split())  # a raw newline or tab inside the string (llama-cpp-python's grammar allows them)
     if THINK_RE.search(v):
         raise ValueError("tldr contains a <think> block; give only the final TL;DR")
     if has_cjk(v):
@@ -145,7 +175,15 @@ def build_response_model(taxonomy: Taxonomy) -> type[BaseModel]:
                 json_schema_extra={"maxItems": max(1, len(taxonomy.names) - 1)},
             ),
         ),
-        confidence=(float, Field(ge=0.0, le=1.0, description="Probability that primary is right")),
+        confidence=(
+            float,
+            Field(
+                ge=0.0,
+                le=1.0,
+                description="Probability that primary is right",
+                json_schema_extra={"enum": CONFIDENCE_STEPS},
+            ),
+        ),
         # maxLength bounds every string: grammar-constrained servers (llama.cpp, vLLM) enforce it,
         # so a small model cannot repeat itself inside a string until max_tokens.
         evidence=(

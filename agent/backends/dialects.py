@@ -58,6 +58,44 @@ def json_object_schema(response_format: dict[str, Any]) -> dict[str, Any]:
     return {"type": "json_object", "schema": schema} if schema is not None else response_format
 
 
+def shaped(body: dict[str, Any], mode: str | None, evidence: list[str] | None = None) -> dict[str, Any]:
+    """``body`` as sent to a server of ``mode``: ``json_object_schema`` moves the schema into
+    ``{"type": "json_object", "schema": ...}`` (llama-cpp-python rejects ``json_schema``), and
+    ``evidence`` (when given) narrows the evidence field to those choices. Idempotent."""
+    if mode == "json_object_schema" and isinstance(body.get("response_format"), dict):
+        body = {**body, "response_format": json_object_schema(body["response_format"])}
+    return with_evidence_choices(body, evidence) if evidence else body
+
+
+def with_evidence_choices(body: dict[str, Any], choices: list[str]) -> dict[str, Any]:
+    """``body`` with the reply schema's ``evidence`` narrowed to an ``enum`` of ``choices``, in
+    whichever shape carries the schema (``json_schema``, ``json_object`` + ``schema``, a tool's
+    parameters); copies only what it changes. Unchanged when no choices or no schema is found."""
+
+    def narrowed(schema: Any) -> Any:
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        if not choices or not isinstance(props, dict) or not isinstance(props.get("evidence"), dict):
+            return schema
+        return {**schema, "properties": {**props, "evidence": {**props["evidence"], "enum": list(choices)}}}
+
+    rf = body.get("response_format")
+    if isinstance(rf, dict) and isinstance(rf.get("json_schema"), dict):
+        return {
+            **body,
+            "response_format": {
+                **rf,
+                "json_schema": {**rf["json_schema"], "schema": narrowed(rf["json_schema"].get("schema"))},
+            },
+        }
+    if isinstance(rf, dict) and "schema" in rf:
+        return {**body, "response_format": {**rf, "schema": narrowed(rf["schema"])}}
+    tools = body.get("tools")
+    if isinstance(tools, list) and len(tools) == 1 and isinstance(tools[0].get("function"), dict):
+        fn = tools[0]["function"]
+        return {**body, "tools": [{**tools[0], "function": {**fn, "parameters": narrowed(fn.get("parameters"))}}]}
+    return body
+
+
 def probe_body(model: str, shape: str) -> dict[str, Any]:
     """The chat-completions body that asks for the probe instance in ``shape``."""
     body: dict[str, Any] = {

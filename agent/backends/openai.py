@@ -47,8 +47,8 @@ from agent.backends.calls import (
     timeout_error,
 )
 from agent.backends.contract import abstract_for_evidence as _abstract  # set around each paper's calls
-from agent.backends.contract import build_response_model, reply_token_budget, title_for_tldr
-from agent.backends.dialects import COMPACT_PROMPT, SMALL_CONTEXT, EndpointProfile, json_object_schema
+from agent.backends.contract import build_response_model, evidence_choices, reply_token_budget, title_for_tldr
+from agent.backends.dialects import COMPACT_PROMPT, CONSTRAINED, SMALL_CONTEXT, EndpointProfile, shaped
 from agent.backends.failures import api_error as _api_error
 from agent.backends.failures import is_connection_error as _is_connection_error
 from agent.backends.failures import is_transient, retry_after_seconds
@@ -59,6 +59,7 @@ from agent.backends.quirks import (
     describe_status_error,
     repair_completion,
 )
+from agent.backends.reasks import reask_policy
 from agent.errors import ConfigError
 from agent.pricing import load_prices, price_for
 from agent.prompts import PromptTemplate, load_prompt
@@ -137,6 +138,9 @@ class OpenAIBackend:
         self.max_tokens = settings.max_tokens or reply_token_budget()
         self.mode: str | None = None if settings.mode == "auto" else settings.mode
         self.profile: EndpointProfile | None = None
+        # On a probed local server with a constraining shape, the grammar picks the evidence from
+        # the abstract's own sentences (contract.evidence_choices); set by _fit_to.
+        self.evidence_from_abstract = False
         self._unreachable: str | None = None
         self._clients: list[Any] = []
         self._wrapped_model: Any = None
@@ -161,7 +165,7 @@ class OpenAIBackend:
             mode = self.resolve_mode()
         except CallFailed:  # unreachable: every paper fails anyway, and nothing is cached
             mode = self.settings.mode
-        return {
+        components = {
             "backend": self.name,
             "model": self.model,
             "base_url": self.public_base_url,
@@ -173,6 +177,9 @@ class OpenAIBackend:
             "temperature": self.settings.temperature,
             "max_tokens": self.settings.max_tokens,
         }
+        if self.evidence_from_abstract:  # only then, so every other cache key stays as it was
+            components["evidence"] = "abstract-choices"
+        return components
 
     def resolve_mode(self) -> str:
         """The concrete request shape: ``--mode``, or for ``auto`` the probe's (remembered) choice.
@@ -201,6 +208,7 @@ class OpenAIBackend:
         never more requests in flight than its slots, and the compact prompt when a slot's
         context would not hold the full prompt, the reply and a re-ask."""
         given = self.settings.model_fields_set
+        self.evidence_from_abstract = self.mode in CONSTRAINED
         slots = profile.slots
         if slots and "concurrency" not in given and slots < self.limiter.maximum:
             self.limiter.maximum = self.limiter.limit = slots
@@ -226,12 +234,11 @@ class OpenAIBackend:
 
         return getattr(instructor.Mode, INSTRUCTOR_MODES[self.resolve_mode()])
 
-    def _shape(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``body`` in the server's dialect: json_object_schema moves the schema into
-        ``{"type": "json_object", "schema": ...}`` (llama-cpp-python rejects ``json_schema``)."""
-        if self.mode == "json_object_schema" and isinstance(body.get("response_format"), dict):
-            return {**body, "response_format": json_object_schema(body["response_format"])}
-        return body
+    def _shape(self, body: dict[str, Any], abstract: str | None) -> dict[str, Any]:
+        """``body`` in the server's dialect (``dialects.shaped``), the evidence narrowed to the
+        pieces of ``abstract`` where ``evidence_from_abstract``."""
+        choices = evidence_choices(abstract) if self.evidence_from_abstract and abstract else None
+        return shaped(body, self.mode, choices)
 
     def _wrap(self) -> Any:
         if self._wrapped_model is None:
@@ -254,10 +261,10 @@ class OpenAIBackend:
             probe = self.create_kwargs(paper)
             _, prepared = handle_response_model(self._wrap(), self._instructor_mode(), **probe)
             if prepared.get("messages") != probe["messages"]:  # a mode that rewrites messages
-                return self._shape(prepared)
-            self._fixed_body = self._shape({k: v for k, v in prepared.items() if k != "messages"})
-            return {**self._fixed_body, "messages": prepared["messages"]}  # every paper's body in one order
-        return {**self._fixed_body, "messages": self.prompt.messages(paper)}
+                return self._shape(prepared, paper.abstract)
+            self._fixed_body = {k: v for k, v in prepared.items() if k != "messages"}
+            return self._shape({**self._fixed_body, "messages": prepared["messages"]}, paper.abstract)
+        return self._shape({**self._fixed_body, "messages": self.prompt.messages(paper)}, paper.abstract)
 
     def parse_reply(self, paper: Paper, body: Any, price: Any = None) -> Analysis:
         """Validate one chat-completion body (from a batch results file) as ``_call`` would.
@@ -383,7 +390,7 @@ class OpenAIBackend:
         client = self._client()
         return await client.chat.completions.create(
             response_model=self._wrapped_model,
-            max_retries=self.settings.max_retries,
+            max_retries=reask_policy(self.settings.max_retries),
             **self.create_kwargs(paper),
         )
 
@@ -421,7 +428,8 @@ class OpenAIBackend:
                 # A total deadline per request: the SDK's timeout applies per read, so a server
                 # that trickles bytes (or a queue behind a busy one) could hold a call for ever.
                 async with asyncio.timeout(self.settings.timeout):
-                    reply = await raw.post("/chat/completions", body=self._shape(body), cast_to=ChatCompletion)
+                    shaped_body = self._shape(body, _abstract.get())
+                    reply = await raw.post("/chat/completions", body=shaped_body, cast_to=ChatCompletion)
             except (openai.RateLimitError, openai.APITimeoutError, TimeoutError) as exc:
                 # A timeout says the server is saturated just as a 429 does: send fewer at once.
                 self.limiter.rate_limited()

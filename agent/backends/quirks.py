@@ -294,6 +294,10 @@ def _repair_json_content(message: Any, content: str | None) -> ReplyNote | None:
         return ReplyNote("the reply is empty (no content)")
     if parses_as_object(content):
         return None
+    raw = _with_raw_controls(content)
+    if raw is not None:
+        message.content = raw
+        return None
     objects = _distinct(json_objects(content))
     if len(objects) == 1:
         message.content = objects[0][1]  # fence or prose around exactly one object: unambiguous
@@ -319,7 +323,10 @@ def _repair_tools(message: Any, tool_name: str, content: str | None) -> ReplyNot
                 "which one is the answer is ambiguous"
             )
         chosen = ours[0]
-        if parsed[0] is None and isinstance(chosen.function.arguments, str):
+        raw = _with_raw_controls(chosen.function.arguments) if parsed[0] is None else None
+        if raw is not None:
+            chosen.function.arguments = raw
+        elif parsed[0] is None and isinstance(chosen.function.arguments, str):
             objects = _distinct(json_objects(chosen.function.arguments))
             if len(objects) == 1:
                 chosen.function.arguments = objects[0][1]
@@ -350,6 +357,20 @@ def _repair_tools(message: Any, tool_name: str, content: str | None) -> ReplyNot
             f"the reply holds {len(distinct)} different answers as text; which one is the answer is ambiguous"
         )
     return ReplyNote(f"no tool call; the reply is text: {snippet(content)}")
+
+
+def _with_raw_controls(text: Any) -> str | None:
+    """``text`` re-serialised when it is one JSON object except for raw control characters
+    (a newline, a tab) inside its strings, else None. llama-cpp-python's grammar lets a model
+    write them (its ``char`` rule excludes only quote and backslash), strict JSON forbids them,
+    and the answer is unambiguous: the same object with the characters escaped."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text, strict=False)
+    except (ValueError, RecursionError):
+        return None
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else None
 
 
 def _loads(text: Any) -> Any:
