@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(
-        default=None, ge=16, description="Reply token limit; default sized to the reply schema (224)"
+        default=None, ge=16, description="Reply token limit; default sized to the reply schema (656)"
     )
     max_retries: int = Field(default=2, ge=0, le=10, description="Validation re-asks")
     concurrency: int = Field(default=8, ge=1, le=1024)

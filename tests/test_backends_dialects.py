@@ -2,9 +2,10 @@
 of it per endpoint and model, and the request the backend then sends.
 
 Each server is replayed with respx from ``tests/data/servers/*.json``: what it answers to each
-probe shape and to its self-description endpoints. ``llama_cpp_python.json`` was recorded from
-the real server with SmolLM2-135M (bench/real_model.py --record); the others follow the servers'
-documentation and issue trackers (agent/backends/dialects.py) until they are recorded the same way.
+probe shape and to its self-description endpoints. ``llama_cpp_python.json`` (0.3.36) and
+``llama_server.json`` (llama.cpp as vendored there) were recorded from the real servers with
+SmolLM2-135M (bench/real_model.py --record); the others follow the servers' documentation and issue
+trackers (agent/backends/dialects.py) until they are recorded the same way.
 """
 
 from __future__ import annotations
@@ -149,7 +150,36 @@ def test_the_reply_schema_bounds_every_string_and_max_tokens_is_sized_to_it(tmp_
     props = body["response_format"]["json_schema"]["schema"]["properties"]
     assert props["tldr"]["maxLength"] and props["evidence"]["maxLength"]
     assert props["secondary"]["maxItems"] == 4
-    assert 200 <= body["max_tokens"] <= 400
+    # a grammar ends a runaway string at its maxLength before max_tokens cuts the reply off
+    # (one token a character at worst), and no longer than that
+    assert props["tldr"]["maxLength"] + props["evidence"]["maxLength"] < body["max_tokens"] <= 800
+    # grammars enforce an enum, not a number's minimum/maximum (SmolLM2 answered 10 and 100)
+    assert props["confidence"]["enum"][0] == 0.0 and props["confidence"]["enum"][-1] == 1.0
+    assert len(props["confidence"]["enum"]) == 21
+    assert "enum" not in props["evidence"]  # an explicit mode on an unprobed server: free evidence
+
+
+@pytest.mark.parametrize("server, where", [("llama_cpp_python", "schema"), ("llama_server", "json_schema")])
+def test_on_a_probed_local_server_the_grammar_chooses_the_evidence_from_the_abstract(tmp_path, server, where):
+    paper = make_paper(1).model_copy(
+        update={
+            "abstract": 'We study retrieval. Our "memorize" step, written as $\\alpha$-memory, helps ranking a lot.'
+        }
+    )
+    with respx.mock(assert_all_called=False) as router:
+        answer = ok_response(reply_args("Our"), mode="json")
+        route = replay(router, server, papers=lambda _request: answer)
+        agent = make_agent(tmp_path, cache=False, base_url=BASE, mode="auto")
+        agent.analyze(paper)
+        sent = body_of(route.calls.last.request)
+    fmt = sent["response_format"]
+    schema = fmt[where]["schema"] if where == "json_schema" else fmt["schema"]
+    choices = schema["properties"]["evidence"]["enum"]
+    assert choices and all(c in paper.abstract for c in choices)
+    # no quote or backslash: llama-cpp-python 0.3.36 dies on a grammar literal holding one
+    assert not any('"' in c or "\\" in c for c in choices)
+    assert "We study retrieval" in choices
+    assert "evidence" in agent.explain(paper)["components"]  # part of the cache key
 
 
 def test_an_unreachable_endpoint_fails_each_paper_once_probed_and_remembers_nothing(tmp_path):
@@ -166,7 +196,7 @@ def test_an_unreachable_endpoint_fails_each_paper_once_probed_and_remembers_noth
 
 def test_a_small_context_per_slot_gets_the_compact_prompt_and_the_slots_as_concurrency(tmp_path):
     with respx.mock(assert_all_called=False) as router:
-        replay(router, "llama_server")  # 4 slots sharing -c 8192: 2048 tokens each
+        replay(router, "llama_server_split_context")  # 4 slots sharing -c 8192: 2048 tokens each
         agent = make_agent(tmp_path, cache=False, base_url=BASE, mode="auto")
         kept = make_agent(tmp_path, cache=False, base_url=BASE, mode="auto", prompt_version="triage-v1")
     backend = agent.backend

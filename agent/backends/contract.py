@@ -48,6 +48,7 @@ servers (llama.cpp, llama-cpp-python) enforce an enum but not a number's ``minim
 so a small model answered 10 or 100 (7 of 40 seed papers, SmolLM2-135M). Twenty-one steps are finer
 than any calibration bin the eval reports (tenths)."""
 MAX_EVIDENCE_CHOICES = 24
+UNSAFE_RE = re.compile(r'["\\]')
 
 
 def evidence_choices(abstract: str, limit: int = SCHEMA_EVIDENCE_CHARS, most: int = MAX_EVIDENCE_CHOICES) -> list[str]:
@@ -62,6 +63,9 @@ def evidence_choices(abstract: str, limit: int = SCHEMA_EVIDENCE_CHARS, most: in
     pieces: list[str] = []
     for _, sentence in split_sentences(abstract):
         parts = [sentence] if len(sentence) <= limit else CLAUSE_RE.split(sentence)
+        # Cut at quotes and backslashes too: llama-cpp-python 0.3.36 writes an enum string with
+        # an escaped quote into a grammar it cannot parse, and its server process dies.
+        parts = [piece for part in parts for piece in UNSAFE_RE.split(part)]
         for part in parts:
             part = part.strip().rstrip(".;:,")
             if len(part) > limit:
@@ -72,10 +76,17 @@ def evidence_choices(abstract: str, limit: int = SCHEMA_EVIDENCE_CHARS, most: in
 
 
 def reply_token_budget() -> int:
-    """``max_tokens`` sized to the reply schema: the longest TL;DR and evidence the schema allows
-    (``maxLength``, at ~3.5 characters a token) plus labels, confidence and JSON syntax. A larger
-    limit only gives a small model room to repeat itself until it is cut off."""
-    return int((SCHEMA_TLDR_CHARS + SCHEMA_EVIDENCE_CHARS) / 3.5) + 64
+    """``max_tokens`` sized to the reply schema: the most tokens a reply the schema allows can
+    take. Every string is bounded by ``maxLength`` (at worst one token a character: a small model
+    repeating " ia" or digits) plus labels, confidence, keys and whitespace (96).
+
+    Why the worst case and not a typical reply (~150 tokens): on a grammar-constrained server the
+    grammar ends a runaway string at its ``maxLength``, and the reply is then a complete object
+    whose repetition the validators name and re-ask; cut off by ``max_tokens`` first, it is a
+    truncated reply with no re-ask (4 of 40 seed answers at 224 tokens on llama-server,
+    SmolLM2-135M). A model that does not run away stops long before this limit.
+    """
+    return SCHEMA_TLDR_CHARS + SCHEMA_EVIDENCE_CHARS + 96
 
 
 def _norm(text: str) -> str:
@@ -103,6 +114,9 @@ def check_tldr(value: str, title: str | None = None) -> str:
     repeated = repetition(v)
     if repeated is not None:
         raise ValueError(f"tldr repeats {repeated!r} over and over; write one or two plain sentences")
+    if len(value) >= SCHEMA_TLDR_CHARS and not v.endswith((".", "!", "?", ")", '"')):
+        # A grammar ends a string at its maxLength, mid-word: a complete reply, a cut TL;DR.
+        raise ValueError(f"tldr was cut off at {len(value)} characters; write at most 50 words, ending the sentence")
     if title is not None and restates_title(v, title):
         raise ValueError("tldr only restates the title; say what the paper does and finds")
     if is_generic(v):
