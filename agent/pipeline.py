@@ -317,20 +317,37 @@ class Agent:
                     on_result(result)
                 yield result
         finally:
-            # Ctrl-C or an abandoned generator: cancel what is in flight; finished results
-            # are already in the cache. A Ctrl-C that lands inside a task leaves the generator
-            # mid-step (aclose() would raise "already running"): cancelling its tasks lets its
-            # own finally block run first.
-            leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
-            for task in leftover:
-                task.cancel()
-            if leftover:
-                loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
-            loop.run_until_complete(agen.aclose())
-            aclose = getattr(self.backend, "aclose", None)
-            if aclose is not None:
-                loop.run_until_complete(aclose())
-            loop.close()
+            self._wind_down(loop, agen)
+
+    def _wind_down(self, loop: asyncio.AbstractEventLoop, agen: Any) -> None:
+        """After the last result, Ctrl-C or an abandoned generator: cancel what is in flight
+        (finished results are already in the cache), close the generator and the backend.
+
+        A Ctrl-C that lands inside a task leaves the generator mid-step (aclose() would raise
+        "already running"): cancelling its tasks lets its own finally block run first. One that
+        lands between the loop taking a callback and running it loses that callback, so a task
+        may never finish and a ``stop()`` may be left pending; so each step is bounded (5 s) and
+        re-run once if the loop stopped early, and nothing here is reported as a traceback.
+        """
+        loop.set_exception_handler(lambda _loop, _context: None)  # "Task was destroyed" on the way out
+        leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in leftover:
+            task.cancel()
+        steps: list[Any] = [asyncio.wait(leftover, timeout=5)] if leftover else []
+        steps.append(asyncio.wait_for(agen.aclose(), 5))
+        aclose = getattr(self.backend, "aclose", None)
+        if aclose is not None:
+            steps.append(asyncio.wait_for(aclose(), 5))
+        for step in steps:
+            future = asyncio.ensure_future(step, loop=loop)
+            for _ in range(2):
+                try:
+                    loop.run_until_complete(future)
+                except (RuntimeError, TimeoutError, asyncio.CancelledError):
+                    pass  # stopped early (run again), already running, or timed out: best effort
+                if future.done():
+                    break
+        loop.close()
 
     def close(self) -> None:
         if self.cache is not None:

@@ -64,7 +64,7 @@ def test_a_label_outside_the_taxonomy_is_invalid_never_output(api, tmp_path):
         return_value=ok_response(reply_args("session-based recommendation", primary="HACKED"))
     )
     r = make_agent(tmp_path, cache=False, max_retries=2).analyze(HOSTILE)
-    assert route.call_count == 3
+    assert route.call_count == 2  # the re-ask broke the same rule: no third call
     assert r.status == "invalid" and r.primary is None and r.secondary == []
     assert "primary" in r.error
 
