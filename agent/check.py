@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agent.backends.dialects import COMPACT_PROMPT, SMALL_CONTEXT, EndpointMemory, EndpointProfile
+from agent.backends.base import CONTENT_RULE
+from agent.backends.dialects import COMPACT_PROMPT, EndpointMemory, EndpointProfile
 from agent.backends.quirks import describe_body
 from agent.check_report import (
     MODES,
@@ -135,7 +136,7 @@ def _as_a_run_would(cfg: Settings, profile: EndpointProfile | None) -> tuple[Set
     if profile is None or not profile.slots:
         return cfg, CALL_TIMEOUT
     update: dict[str, Any] = {"concurrency": profile.slots}
-    if profile.context and profile.context < SMALL_CONTEXT and "prompt_version" not in cfg.model_fields_set:
+    if profile.small_context and "prompt_version" not in cfg.model_fields_set:
         update["prompt_version"] = COMPACT_PROMPT
     return cfg.model_copy(update=update), LOCAL_CALL_TIMEOUT
 
@@ -155,7 +156,7 @@ async def _dialect_step(report: CheckReport, base: str, secret: str | None, cfg:
         report.steps.append(Step(f"shape {v.shape}", ok, f"{v.status}: {v.detail} ({v.seconds:.1f} s)"))
     if profile.server:
         slots = f", {profile.slots} parallel slot(s)" if profile.slots else ""
-        context = f", {profile.context} tokens of context per slot" if profile.context else ""
+        context = f", {profile.context_per_request} tokens of context per request" if profile.context else ""
         report.steps.append(Step("server", True, f"{profile.server}{slots}{context}"))
     if profile.mode is None:
         return ["json_object"]
@@ -301,6 +302,7 @@ async def _mode_step(
         mode=mode,
         papers=len(results),
         valid=len(ok),
+        well_formed=len(ok) + sum(1 for r in results if (r.error or "").startswith(CONTENT_RULE)),
         calls=sum(r.usage.attempts for r in results),
         call_ms=[r.usage.latency_ms / r.usage.attempts for r in results if r.usage.attempts],
         prompt_tokens=sum(r.usage.prompt_tokens for r in ok),

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.backends.dialects import COMPACT_PROMPT, SHAPES, SMALL_CONTEXT, EndpointProfile
+from agent.backends.dialects import COMPACT_PROMPT, SHAPES, EndpointProfile
 from agent.backends.quirks import snippet
 from agent.schema import PaperResult
 
@@ -58,10 +58,15 @@ class ModeResult:
     prompt_tokens: int = 0  # summed over valid papers, re-asks included
     completion_tokens: int = 0
     problem: str | None = None  # one line: what went wrong, with the fix
+    # answers with the reply schema's shape: the valid ones, and those ``invalid`` only for a
+    # content rule (CONTENT_RULE: e.g. a small model's TL;DR that restates the title)
+    well_formed: int = 0
 
     @property
     def works(self) -> bool:
-        return self.papers > 0 and self.valid == self.papers
+        """Every answer had the schema's shape: the server constrains this mode. Whether the
+        model's answers are good is the run's and the eval's to say, not the check's."""
+        return self.papers > 0 and max(self.valid, self.well_formed) == self.papers
 
     @property
     def tokens_per_paper(self) -> tuple[float, float]:
@@ -73,8 +78,10 @@ class ModeResult:
             prompt, completion = self.tokens_per_paper
             ms = statistics.mean(self.call_ms) if self.call_ms else 0.0
             peak = max(self.call_ms) if self.call_ms else 0.0
+            broke = self.papers - self.valid
+            rule = f" ({broke} broke a content rule: {self.problem})" if broke and self.problem else ""
             detail = (
-                f"{self.valid}/{self.papers} valid · {ms:.0f} ms/call (max {peak:.0f} ms) · "
+                f"{self.valid}/{self.papers} valid{rule} · {ms:.0f} ms/call (max {peak:.0f} ms) · "
                 f"{prompt + completion:.0f} tokens/paper · {self.calls} call(s)"
             )
             return Step(self.mode, True, detail)
@@ -213,7 +220,8 @@ def _recommend_local(report: CheckReport, best: ModeResult, tokens_per_paper: fl
     report.concurrency_basis = f"{profile.server} serves {profile.slots} request(s) at a time"
     slowest = max(best.call_ms) / 1000 if best.call_ms else 10.0
     report.timeout = float(max(30, math.ceil(3 * slowest / 10) * 10))
-    if profile.context and profile.context < SMALL_CONTEXT and 3 * tokens_per_paper > profile.context:
+    per_request = profile.context_per_request
+    if per_request and profile.small_context and 3 * tokens_per_paper > per_request:
         report.prompt_version = COMPACT_PROMPT
 
 

@@ -199,3 +199,23 @@ def test_key_echoed_in_a_chat_error_never_reaches_the_report(api):
 def test_safe_concurrency_stays_inside_the_announced_limits(headers, latency, expected):
     n, basis = safe_concurrency(headers, latency, calls_per_paper=1.0, tokens_per_paper=1500)
     assert n == expected and basis
+
+
+def test_a_mode_whose_answers_have_the_schemas_shape_but_break_a_content_rule_works(api):
+    """A small model's answers: constrained by the server, but a TL;DR that says nothing. The
+    server works (exit 0, the mode is recommended); what the model wrote is said, not hidden."""
+    api.get("/models").mock(return_value=models("smollm2"))
+    api.post("/chat/completions").mock(side_effect=EchoModel(tldr="This paper proposes a novel method."))
+    report = check_endpoint(base_url=BASE_URL, model="smollm2", mode="json")
+    assert report.exit_code == 0 and report.recommended_mode == "json"
+    (mode,) = report.modes
+    assert (mode.valid, mode.well_formed, mode.papers) == (0, 3, 3)
+    text = "\n".join(report.lines())
+    assert "0/3 valid (3 broke a content rule:" in text and "tldr is generic" in text
+
+
+def test_answers_outside_the_schema_fail_the_mode(api):
+    api.get("/models").mock(return_value=models("smollm2"))
+    api.post("/chat/completions").mock(side_effect=EchoModel(primary="HACKED"))
+    report = check_endpoint(base_url=BASE_URL, model="smollm2", mode="json")
+    assert report.exit_code == 1 and report.modes[0].well_formed == 0

@@ -38,6 +38,14 @@ class BackendFailure(Exception):
         self.usage = usage or Usage()
 
 
+CONTENT_RULE = "well-formed answer broke a content rule"
+"""How an ``invalid`` reason starts when every answer had the reply schema's shape (types,
+labels, bounds) and broke only a content rule (a TL;DR that restates the title, evidence not in
+the abstract...): the server's constraint worked and the model's answer did not. Otherwise the
+reason starts "output failed validation". ``paper-agent check`` counts the first kind as
+schema-valid answers."""
+
+
 class InvalidOutput(BackendFailure):
     """The model answered, but never with output that passes validation (after re-asks)."""
 

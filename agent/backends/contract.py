@@ -137,6 +137,21 @@ def check_evidence(value: str, abstract: str | None) -> str:
     return v
 
 
+CONTENT_LOCS = [("tldr",), ("evidence",)]
+
+
+def breaks_content_rule_only(exc: BaseException) -> bool:
+    """True for a validation error raised only by the content rules of the TL;DR and evidence
+    (``check_tldr``, ``check_evidence``): the reply had the schema's shape and broke a rule no
+    schema states. False for JSON errors, missing fields, labels or bounds, an echoed schema."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return False
+    errors = exc.errors()
+    return bool(errors) and all(e["type"] == "value_error" and e["loc"][:1] in CONTENT_LOCS for e in errors)
+
+
 def _validators(taxonomy: Taxonomy) -> type[BaseModel]:
     """The validators of the reply model: label spellings normalised, TL;DR and evidence checked."""
     normaliser = ReplyNormaliser(taxonomy.names)

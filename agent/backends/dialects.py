@@ -164,6 +164,23 @@ class EndpointProfile:
         return next((s for s in CONSTRAINED if s in ok), None)
 
     @property
+    def context_per_request(self) -> int | None:
+        """Tokens of context a request can count on when every slot is busy. llama-server's
+        ``/props`` ``n_ctx`` is its per-slot limit, but with its unified KV cache (the default
+        since 2025) the slots share that one cache: 4 slots and ``-c 8192`` report 8192 each and
+        hold 2048 each when all are busy. Measured with 4 full prompts in flight: "failed to find
+        free space in the KV cache" and prompts evaluated at 67-199 tokens/s instead of ~1,000."""
+        if not self.context:
+            return None
+        return self.context // max(1, self.slots or 1)
+
+    @property
+    def small_context(self) -> bool:
+        """Too little context per request for the full prompt, a reply and a re-ask."""
+        per_request = self.context_per_request
+        return per_request is not None and per_request < SMALL_CONTEXT
+
+    @property
     def latency_s(self) -> float | None:
         """Seconds of the slowest constrained probe answer (a short reply; real ones are longer)."""
         times = [v.seconds for v in self.verdicts if v.status == "constrained"]

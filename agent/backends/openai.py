@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
-from agent.backends.base import Analysis, CallFailed, InvalidOutput
+from agent.backends.base import CONTENT_RULE, Analysis, CallFailed, InvalidOutput
 from agent.backends.calls import (
     StopCall,
     attempts_var,
@@ -47,8 +47,14 @@ from agent.backends.calls import (
     timeout_error,
 )
 from agent.backends.contract import abstract_for_evidence as _abstract  # set around each paper's calls
-from agent.backends.contract import build_response_model, evidence_choices, reply_token_budget, title_for_tldr
-from agent.backends.dialects import COMPACT_PROMPT, CONSTRAINED, SMALL_CONTEXT, EndpointProfile, shaped
+from agent.backends.contract import (
+    breaks_content_rule_only,
+    build_response_model,
+    evidence_choices,
+    reply_token_budget,
+    title_for_tldr,
+)
+from agent.backends.dialects import COMPACT_PROMPT, CONSTRAINED, EndpointProfile, shaped
 from agent.backends.failures import api_error as _api_error
 from agent.backends.failures import is_connection_error as _is_connection_error
 from agent.backends.failures import is_transient, retry_after_seconds
@@ -213,11 +219,11 @@ class OpenAIBackend:
         if slots and "concurrency" not in given and slots < self.limiter.maximum:
             self.limiter.maximum = self.limiter.limit = slots
             log.info("%s serves %d request(s) at a time: concurrency %d", profile.server, slots, slots)
-        if profile.context and profile.context < SMALL_CONTEXT and "prompt_version" not in given:
+        if profile.small_context and "prompt_version" not in given:
             self.prompt = load_prompt(self.taxonomy, COMPACT_PROMPT)
             self.prompt_version = self.prompt.version
             self._fixed_body = None
-            log.info("%d tokens of context per slot: prompt %s", profile.context, COMPACT_PROMPT)
+            log.info("%s tokens of context per request: prompt %s", profile.context_per_request, COMPACT_PROMPT)
 
     # ------------------------------------------------------------------ the request
     def create_kwargs(self, paper: Paper) -> dict[str, Any]:
@@ -491,9 +497,11 @@ class OpenAIBackend:
                 if cause is not exc and not isinstance(cause, (ValidationError, json.JSONDecodeError, ValueError)):
                     raise CallFailed(self._message(cause), self._usage(attempts, spent)) from None
                 what = redact(note.text, self._secret) if note is not None else self._message(cause)
+                failed = (
+                    CONTENT_RULE if note is None and breaks_content_rule_only(cause) else "output failed validation"
+                )
                 raise InvalidOutput(
-                    f"output failed validation after {exc.n_attempts} attempt(s): {what}",
-                    self._usage(attempts, spent),
+                    f"{failed} after {exc.n_attempts} attempt(s): {what}", self._usage(attempts, spent)
                 ) from None
             except IncompleteOutputException as exc:
                 raise InvalidOutput(
