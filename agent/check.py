@@ -119,7 +119,9 @@ async def _check(cfg: Settings, taxonomy: Taxonomy, modes: list[str] | None, pap
         deadline += LOCAL_BUDGET - CHECK_BUDGET
     if reachable:
         for m in modes or []:
-            result = await _bounded_mode_step(cfg, taxonomy, m, papers, headers, deadline, call_timeout)
+            # the mode auto picks runs as auto runs it (the remembered profile: evidence choices, prompt)
+            via_auto = report.profile is not None and report.profile.mode == m
+            result = await _bounded_mode_step(cfg, taxonomy, m, papers, headers, deadline, call_timeout, via_auto)
             result.problem = redact(result.problem, secret) if result.problem else None
             report.modes.append(result)
             report.steps.append(result.step())
@@ -254,6 +256,7 @@ async def _bounded_mode_step(
     headers: dict[str, str],
     deadline: float,
     call_timeout: float = CALL_TIMEOUT,
+    via_auto: bool = False,
 ) -> ModeResult:
     """``_mode_step`` within what is left of the check's budget; out of time is a failed mode."""
     left = deadline - time.monotonic()
@@ -262,7 +265,8 @@ async def _bounded_mode_step(
         problem = f"not tried: the check's {CHECK_BUDGET:g} s were spent on the modes above — {fix} {call_timeout:g} s"
         return ModeResult(mode=mode, papers=len(papers), valid=0, calls=0, problem=problem)
     try:
-        return await asyncio.wait_for(_mode_step(cfg, taxonomy, mode, papers, headers, call_timeout), left)
+        step = _mode_step(cfg, taxonomy, mode, papers, headers, call_timeout, via_auto)
+        return await asyncio.wait_for(step, left)
     except TimeoutError:
         problem = f"no valid answer before the check's {CHECK_BUDGET:g} s ran out — {fix} {call_timeout:g} s"
         return ModeResult(mode=mode, papers=len(papers), valid=0, calls=0, problem=problem)
@@ -275,14 +279,16 @@ async def _mode_step(
     papers: list[Paper],
     headers: dict[str, str],
     call_timeout: float = CALL_TIMEOUT,
+    via_auto: bool = False,
 ) -> ModeResult:
-    """The seed papers through the real backend in ``mode``, uncached, all in flight at once."""
+    """The seed papers through the real backend in ``mode`` (``via_auto``: as ``--mode auto``
+    sends it, from the profile just remembered), uncached, all in flight at once."""
     from agent.backends.openai import OpenAIBackend
     from agent.pipeline import Agent
 
     settings = cfg.model_copy(
         update={
-            "mode": mode,
+            "mode": "auto" if via_auto else mode,
             "concurrency": max(1, min(len(papers), cfg.concurrency)),  # a local server's slots, see _check
             "timeout": min(cfg.timeout, call_timeout),
             "retry_attempts": 2,
@@ -298,15 +304,16 @@ async def _mode_step(
         await backend.aclose()
         agent.close()
     ok = [r for r in results if r.status == "ok"]
+    shaped = [r for r in results if r.status == "ok" or (r.error or "").startswith(CONTENT_RULE)]
     result = ModeResult(
         mode=mode,
         papers=len(results),
         valid=len(ok),
-        well_formed=len(ok) + sum(1 for r in results if (r.error or "").startswith(CONTENT_RULE)),
+        well_formed=len(shaped),
         calls=sum(r.usage.attempts for r in results),
         call_ms=[r.usage.latency_ms / r.usage.attempts for r in results if r.usage.attempts],
-        prompt_tokens=sum(r.usage.prompt_tokens for r in ok),
-        completion_tokens=sum(r.usage.completion_tokens for r in ok),
+        prompt_tokens=sum(r.usage.prompt_tokens for r in shaped),
+        completion_tokens=sum(r.usage.completion_tokens for r in shaped),
     )
     failed = next((r for r in results if r.status != "ok"), None)
     if failed is not None:

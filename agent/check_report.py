@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.backends.base import CONTENT_RULE
 from agent.backends.dialects import COMPACT_PROMPT, SHAPES, EndpointProfile
 from agent.backends.quirks import snippet
 from agent.schema import PaperResult
@@ -70,7 +71,7 @@ class ModeResult:
 
     @property
     def tokens_per_paper(self) -> tuple[float, float]:
-        n = max(1, self.valid)
+        n = max(1, self.valid, self.well_formed)
         return self.prompt_tokens / n, self.completion_tokens / n
 
     def step(self) -> Step:
@@ -158,6 +159,9 @@ def diagnose(mode: str, result: PaperResult) -> str:
     message = MESSAGE_RE.search(error)
     said = snippet(message.group(1), 100) if message else snippet(error, 120)
     others = " or ".join(f"--mode {m}" for m in MODES if m != mode)
+    if result.status == "invalid" and error.startswith(CONTENT_RULE):
+        what = snippet(error.split(": ", 1)[-1].replace("Value error, ", ""), 120)
+        return f"the answers broke a content rule ({what}) — the server constrains the mode; a larger model does better"
     if result.status == "invalid":
         return f"invalid answers: {snippet(error, 160)} — try {others}, or a larger model"
     if code in (401, 403):

@@ -212,6 +212,7 @@ def test_a_mode_whose_answers_have_the_schemas_shape_but_break_a_content_rule_wo
     assert (mode.valid, mode.well_formed, mode.papers) == (0, 3, 3)
     text = "\n".join(report.lines())
     assert "0/3 valid (3 broke a content rule:" in text and "tldr is generic" in text
+    assert "the server constrains the mode" in text
 
 
 def test_answers_outside_the_schema_fail_the_mode(api):
