@@ -196,16 +196,22 @@ def paper_agent(*args: str, env: dict[str, str], timeout: float = 3600) -> tuple
     return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started
 
 
-def first_answers(base_url: str, mode: str, n: int = 40) -> dict[str, Any]:
-    """Send each seed paper once in ``mode`` and check the first answer against the schema alone."""
+def first_answers(base_url: str, cache_dir: Path, n: int = 40) -> dict[str, Any]:
+    """Send each seed paper once as ``--mode auto`` sends it (the profile ``check`` remembered in
+    ``cache_dir``: shape, prompt, evidence choices) and check the first answer against the
+    schema alone; also count the answers that pass every validator (``ok`` without a re-ask)."""
+    from agent.backends.base import InvalidOutput
     from agent.pipeline import Agent
 
-    agent = Agent(backend="openai", base_url=base_url, model="smollm2", mode=mode, cache=False)
+    agent = Agent(
+        backend="openai", base_url=base_url, model="smollm2", mode="auto", cache=False, cache_dir=str(cache_dir)
+    )
     backend: Any = agent.backend
     papers = [json.loads(line) for line in SEEDS.read_text(encoding="utf-8").splitlines()][:n]
     from agent.schema import Paper
 
-    valid, seconds, problems = 0, [], []
+    valid, passing, seconds, problems = 0, 0, [], []
+    backend.resolve_mode()
     with httpx.Client(timeout=120) as http:
         for row in papers:
             paper = Paper(id=row["id"], title=row["title"], abstract=row["abstract"])
@@ -222,10 +228,23 @@ def first_answers(base_url: str, mode: str, n: int = 40) -> dict[str, Any]:
                     valid += 1
                 else:
                     problems.append(f"{row['id']}: {problem}")
+                try:
+                    backend.parse_reply(paper, reply)
+                    passing += 1
+                except InvalidOutput:
+                    pass
             except Exception as exc:  # noqa: BLE001 - any failure is a first answer that is not valid
                 problems.append(f"{row['id']}: {str(exc).splitlines()[0][:160]}")
     agent.close()
-    return {"papers": len(papers), "valid": valid, "mean_s": sum(seconds) / len(seconds), "problems": problems[:5]}
+    return {
+        "papers": len(papers),
+        "mode": backend.mode,
+        "prompt_version": backend.prompt_version,
+        "schema_valid": valid,
+        "pass_every_rule": passing,
+        "mean_s": round(sum(seconds) / len(seconds), 2),
+        "problems": problems[:5],
+    }
 
 
 def schema_problem(obj: Any, schema: dict[str, Any]) -> str | None:
@@ -281,6 +300,8 @@ def record(server: str, base_url: str) -> None:
 
 
 def run_server(server: str, args: argparse.Namespace, tools: dict[str, Path], out: Path) -> dict[str, Any]:
+    from agent.backends.base import CONTENT_RULE
+
     log = out / f"{server}.log"
     proc = start(server, tools["py"], tools.get("llama-server"), tools["model"], log)
     base_url = f"http://127.0.0.1:{PORTS[server]}/v1"
@@ -306,10 +327,7 @@ def run_server(server: str, args: argparse.Namespace, tools: dict[str, Path], ou
             "timeout": report.get("timeout"),
             "prompt_version": report.get("prompt_version"),
         }
-        verdicts = {v["shape"]: v["status"] for v in (report.get("profile") or {}).get("verdicts", [])}
-        constrained = [s for s in ("json", "json_object_schema", "tools") if verdicts.get(s) == "constrained"]
-        mode = report.get("recommended_mode") or (constrained[0] if constrained else "json_object")
-        result["first_answers"] = first_answers(base_url, mode, args.first)
+        result["first_answers"] = first_answers(base_url, out / f"cache-{server}", args.first)
         seeds_out = out / f"seeds-{server}.jsonl"
         rc, _, stderr, secs = paper_agent("run", str(SEEDS), "-o", str(seeds_out), env=env)
         rows = [json.loads(line) for line in seeds_out.read_text().splitlines()] if seeds_out.exists() else []
@@ -325,6 +343,8 @@ def run_server(server: str, args: argparse.Namespace, tools: dict[str, Path], ou
             "attempts": sum(r["usage"]["attempts"] for r in rows),
             "prompt_tokens": sum(r["usage"]["prompt_tokens"] for r in rows),
             "completion_tokens": sum(r["usage"]["completion_tokens"] for r in rows),
+            "invalid_well_formed": sum(1 for r in rows if (r.get("error") or "").startswith(CONTENT_RULE)),
+            "timeouts": sum(1 for r in rows if "timed out" in (r.get("error") or "").lower()),
             "reasons": sorted({(r.get("error") or "")[:120] for r in rows if r["status"] != "ok"})[:8],
             "stderr_tail": stderr[-600:],
         }
