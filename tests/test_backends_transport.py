@@ -77,6 +77,7 @@ def test_a_refused_connection_is_a_connection_error_not_a_timeout(tmp_path: Path
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again before the run: nothing listens there
-    rows = _run(tmp_path, f"http://127.0.0.1:{port}/v1", http, retry_attempts=1)
+    # a refusal is answered at once; 5 s keeps a loaded machine from turning it into a timeout
+    rows = _run(tmp_path, f"http://127.0.0.1:{port}/v1", http, retry_attempts=1, timeout=5.0)
     assert {r.status for r in rows} == {"error"}
     assert "APIConnectionError" in rows[0].error and "Timeout" not in rows[0].error, rows[0].error
