@@ -259,12 +259,12 @@ class AtomicTarget:
             self._unlock()
 
 
-class JsonlWriter:
+class _RowWriter:
+    """A writer that streams each row to its ``AtomicTarget`` as it comes (JSONL, CSV): ending,
+    failing and aborting are the target's own."""
+
     def __init__(self, path: Path | None) -> None:
         self.target = AtomicTarget(path)
-
-    def write(self, result: PaperResult) -> None:
-        self.target.write(result.model_dump_json() + "\n")
 
     def abort(self) -> None:
         self.target.abort()
@@ -276,9 +276,14 @@ class JsonlWriter:
         self.target.close()
 
 
-class CsvWriter:
+class JsonlWriter(_RowWriter):
+    def write(self, result: PaperResult) -> None:
+        self.target.write(result.model_dump_json() + "\n")
+
+
+class CsvWriter(_RowWriter):
     def __init__(self, path: Path | None) -> None:
-        self.target = AtomicTarget(path)
+        super().__init__(path)
         self._buf = io.StringIO()
         self._csv = csv.DictWriter(self._buf, fieldnames=CSV_FIELDS)
         self._csv.writeheader()
@@ -292,15 +297,6 @@ class CsvWriter:
     def write(self, result: PaperResult) -> None:
         self._csv.writerow(flatten(result))
         self._drain()
-
-    def abort(self) -> None:
-        self.target.abort()
-
-    def fail(self) -> Path | None:
-        return self.target.fail()
-
-    def close(self) -> None:
-        self.target.close()
 
 
 Renderer = Callable[[list[PaperResult], Taxonomy, "str | None", "Coverage | None"], str]
