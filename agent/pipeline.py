@@ -19,6 +19,7 @@ from typing import Any
 
 from agent.backends.base import Analysis, Backend, BackendFailure
 from agent.cache import KeyBuilder, ResultCache
+from agent.interrupts import DeferredSignals
 from agent.schema import STATUSES, Paper, PaperResult, Usage
 from agent.settings import Settings
 from agent.taxonomy import Taxonomy, load_taxonomy
@@ -306,28 +307,34 @@ class Agent:
                 yield result
             return
         loop = asyncio.new_event_loop()
+        signals = DeferredSignals(loop).install()  # Ctrl-C stops the run at a step's end, see interrupts
         agen = self.aanalyze_many(papers)
         try:
             while True:
                 try:
-                    result = loop.run_until_complete(agen.__anext__())
+                    result = signals.run(agen.__anext__())
                 except StopAsyncIteration:
                     break
                 if on_result:
                     on_result(result)
                 yield result
         finally:
-            self._wind_down(loop, agen)
+            try:
+                self._wind_down(loop, agen)
+            finally:
+                signals.restore()
 
     def _wind_down(self, loop: asyncio.AbstractEventLoop, agen: Any) -> None:
         """After the last result, Ctrl-C or an abandoned generator: cancel what is in flight
         (finished results are already in the cache), close the generator and the backend.
 
-        A Ctrl-C that lands inside a task leaves the generator mid-step (aclose() would raise
-        "already running"): cancelling its tasks lets its own finally block run first. One that
-        lands between the loop taking a callback and running it loses that callback, so a task
-        may never finish and a ``stop()`` may be left pending; so each step is bounded (5 s) and
-        re-run once if the loop stopped early, and nothing here is reported as a traceback.
+        Where the loop could not take the signals over (off the main thread, a handler left at
+        ``SIG_DFL``), a ``KeyboardInterrupt`` raised inside a task leaves the generator mid-step
+        (aclose() would raise "already running"): cancelling its tasks lets its own finally block
+        run first. One raised between the loop taking a callback and running it loses that
+        callback, so a task may never finish and a ``stop()`` may be left pending; so each step is
+        bounded (5 s) and re-run once if the loop stopped early, and nothing here is reported as a
+        traceback.
         """
         loop.set_exception_handler(lambda _loop, _context: None)  # "Task was destroyed" on the way out
         leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
