@@ -40,7 +40,9 @@ def papers_at(tmp_path: Path, n: int, seed: int) -> list[Paper]:
 
 def agent_for(server: FakeServer, tmp_path: Path) -> Agent:
     settings = Settings(timeout=5, retry_max_wait=0.05, cache_dir=tmp_path / "cache")
-    return Agent(backend="openai", base_url=server.base_url, api_key="x", model="fake", concurrency=2, settings=settings)
+    return Agent(
+        backend="openai", base_url=server.base_url, api_key="x", model="fake", concurrency=2, settings=settings
+    )
 
 
 class SignalsWhenCollected:
