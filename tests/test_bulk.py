@@ -33,6 +33,7 @@ from llm_fakes import (  # noqa: I001
 )
 from typer.testing import CliRunner, Result
 
+from agent.backends.base import CONTENT_RULE
 from agent.bulk import (
     MAX_LINES,
     BatchAPI,
@@ -405,6 +406,7 @@ def test_collect_shuffled_missing_invalid_and_failed_lines(tmp_path: Path, servi
     assert status[ps[0].id][0] == status[ps[5].id][0] == "ok"
     assert status[ps[1].id][0] == "error" and "no result" in status[ps[1].id][1]
     assert status[ps[2].id][0] == "invalid" and "does not occur in the abstract" in status[ps[2].id][1]
+    assert status[ps[2].id][1].startswith(f"batch: {CONTENT_RULE}")  # as online: the shape held, a rule broke
     assert status[ps[3].id] == ("error", "batch: HTTP 500: server fell over")
     assert status[ps[4].id] == ("error", "batch: batch_expired: not run in time")
     assert sorted(p for p, _, _ in report.problems) == sorted(p.id for p in ps[1:5])

@@ -14,8 +14,9 @@ import contextvars
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
+from agent.backends.base import CONTENT_RULE
 from agent.backends.extractive import CLAUSE_RE, split_sentences
 from agent.backends.quirks import ReplyNormaliser
 from agent.schema import MAX_EVIDENCE_CHARS, MAX_TLDR_CHARS, MAX_TLDR_WORDS, has_cjk
@@ -144,12 +145,16 @@ def breaks_content_rule_only(exc: BaseException) -> bool:
     """True for a validation error raised only by the content rules of the TL;DR and evidence
     (``check_tldr``, ``check_evidence``): the reply had the schema's shape and broke a rule no
     schema states. False for JSON errors, missing fields, labels or bounds, an echoed schema."""
-    from pydantic import ValidationError
-
     if not isinstance(exc, ValidationError):
         return False
     errors = exc.errors()
     return bool(errors) and all(e["type"] == "value_error" and e["loc"][:1] in CONTENT_LOCS for e in errors)
+
+
+def validation_failure(exc: BaseException) -> str:
+    """How an ``invalid`` reason for ``exc`` starts, online and for a batch reply alike:
+    ``CONTENT_RULE`` when the answer had the schema's shape, else "output failed validation"."""
+    return CONTENT_RULE if breaks_content_rule_only(exc) else "output failed validation"
 
 
 def _validators(taxonomy: Taxonomy) -> type[BaseModel]:

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
-from agent.backends.base import CONTENT_RULE, Analysis, CallFailed, InvalidOutput
+from agent.backends.base import Analysis, CallFailed, InvalidOutput
 from agent.backends.calls import (
     StopCall,
     attempts_var,
@@ -48,11 +48,11 @@ from agent.backends.calls import (
 )
 from agent.backends.contract import abstract_for_evidence as _abstract  # set around each paper's calls
 from agent.backends.contract import (
-    breaks_content_rule_only,
     build_response_model,
     evidence_choices,
     reply_token_budget,
     title_for_tldr,
+    validation_failure,
 )
 from agent.backends.dialects import COMPACT_PROMPT, CONSTRAINED, EndpointProfile, shaped
 from agent.backends.failures import api_error as _api_error
@@ -311,7 +311,7 @@ class OpenAIBackend:
 
             if isinstance(exc, IncompleteOutputException):
                 raise InvalidOutput(f"output truncated at max_tokens={self.max_tokens}", usage) from None
-            raise InvalidOutput(f"output failed validation: {self._message(exc)}", usage) from None
+            raise InvalidOutput(f"{validation_failure(exc)}: {self._message(exc)}", usage) from None
         finally:
             _abstract.reset(token)
             title_for_tldr.reset(title_token)
@@ -428,13 +428,13 @@ class OpenAIBackend:
         import openai
         from openai.types.chat import ChatCompletion
 
+        shaped_body = self._shape(body, _abstract.get())  # before taking a slot: CPU work, not wire time
         async with self.limiter:
             started = time.perf_counter()
             try:
                 # A total deadline per request: the SDK's timeout applies per read, so a server
                 # that trickles bytes (or a queue behind a busy one) could hold a call for ever.
                 async with asyncio.timeout(self.settings.timeout):
-                    shaped_body = self._shape(body, _abstract.get())
                     reply = await raw.post("/chat/completions", body=shaped_body, cast_to=ChatCompletion)
             except (openai.RateLimitError, openai.APITimeoutError, TimeoutError) as exc:
                 # A timeout says the server is saturated just as a 429 does: send fewer at once.
@@ -497,9 +497,7 @@ class OpenAIBackend:
                 if cause is not exc and not isinstance(cause, (ValidationError, json.JSONDecodeError, ValueError)):
                     raise CallFailed(self._message(cause), self._usage(attempts, spent)) from None
                 what = redact(note.text, self._secret) if note is not None else self._message(cause)
-                failed = (
-                    CONTENT_RULE if note is None and breaks_content_rule_only(cause) else "output failed validation"
-                )
+                failed = validation_failure(cause) if note is None else "output failed validation"
                 raise InvalidOutput(
                     f"{failed} after {exc.n_attempts} attempt(s): {what}", self._usage(attempts, spent)
                 ) from None
