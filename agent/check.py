@@ -304,12 +304,13 @@ async def _mode_step(
         await backend.aclose()
         agent.close()
     ok = [r for r in results if r.status == "ok"]
-    shaped = [r for r in results if r.status == "ok" or (r.error or "").startswith(CONTENT_RULE)]
+    broke = [r for r in results if r.status == "invalid" and (r.error or "").startswith(CONTENT_RULE)]
+    shaped = ok + broke
     result = ModeResult(
         mode=mode,
         papers=len(results),
         valid=len(ok),
-        well_formed=len(shaped),
+        broke_rule=len(broke),
         calls=sum(r.usage.attempts for r in results),
         call_ms=[r.usage.latency_ms / r.usage.attempts for r in results if r.usage.attempts],
         prompt_tokens=sum(r.usage.prompt_tokens for r in shaped),

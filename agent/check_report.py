@@ -56,22 +56,27 @@ class ModeResult:
     valid: int
     calls: int
     call_ms: list[float] = field(default_factory=list)
-    prompt_tokens: int = 0  # summed over valid papers, re-asks included
+    prompt_tokens: int = 0  # summed over well-formed answers, re-asks included
     completion_tokens: int = 0
     problem: str | None = None  # one line: what went wrong, with the fix
-    # answers with the reply schema's shape: the valid ones, and those ``invalid`` only for a
-    # content rule (CONTENT_RULE: e.g. a small model's TL;DR that restates the title)
-    well_formed: int = 0
+    # answers ``invalid`` only for a content rule (CONTENT_RULE: e.g. a small model's TL;DR
+    # that restates the title): they had the reply schema's shape
+    broke_rule: int = 0
+
+    @property
+    def well_formed(self) -> int:
+        """Answers with the reply schema's shape: the valid ones and those that broke only a rule."""
+        return self.valid + self.broke_rule
 
     @property
     def works(self) -> bool:
         """Every answer had the schema's shape: the server constrains this mode. Whether the
         model's answers are good is the run's and the eval's to say, not the check's."""
-        return self.papers > 0 and max(self.valid, self.well_formed) == self.papers
+        return self.papers > 0 and self.well_formed == self.papers
 
     @property
     def tokens_per_paper(self) -> tuple[float, float]:
-        n = max(1, self.valid, self.well_formed)
+        n = max(1, self.well_formed)
         return self.prompt_tokens / n, self.completion_tokens / n
 
     def step(self) -> Step:
@@ -79,7 +84,7 @@ class ModeResult:
             prompt, completion = self.tokens_per_paper
             ms = statistics.mean(self.call_ms) if self.call_ms else 0.0
             peak = max(self.call_ms) if self.call_ms else 0.0
-            broke = self.papers - self.valid
+            broke = self.broke_rule
             rule = f" ({broke} broke a content rule: {self.problem})" if broke and self.problem else ""
             detail = (
                 f"{self.valid}/{self.papers} valid{rule} · {ms:.0f} ms/call (max {peak:.0f} ms) · "
