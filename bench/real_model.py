@@ -198,18 +198,18 @@ def paper_agent(*args: str, env: dict[str, str], timeout: float = 3600) -> tuple
 
 def first_answers(base_url: str, cache_dir: Path, n: int = 40) -> dict[str, Any]:
     """Send each seed paper once as ``--mode auto`` sends it (the profile ``check`` remembered in
-    ``cache_dir``: shape, prompt, evidence choices) and check the first answer against the
-    schema alone; also count the answers that pass every validator (``ok`` without a re-ask)."""
-    from agent.backends.base import InvalidOutput
+    ``cache_dir``: shape, prompt, evidence choices) and validate the first answer as a run would
+    (``parse_reply``): schema-valid when it passes or breaks only a content rule (``CONTENT_RULE``,
+    the same line ``check`` and the run's reasons draw); also count those that pass every rule."""
+    from agent.backends.base import CONTENT_RULE, InvalidOutput
     from agent.pipeline import Agent
+    from agent.schema import Paper
 
     agent = Agent(
         backend="openai", base_url=base_url, model="smollm2", mode="auto", cache=False, cache_dir=str(cache_dir)
     )
     backend: Any = agent.backend
     papers = [json.loads(line) for line in SEEDS.read_text(encoding="utf-8").splitlines()][:n]
-    from agent.schema import Paper
-
     valid, passing, seconds, problems = 0, 0, [], []
     backend.resolve_mode()
     with httpx.Client(timeout=120) as http:
@@ -220,21 +220,13 @@ def first_answers(base_url: str, cache_dir: Path, n: int = 40) -> dict[str, Any]
             reply = http.post(f"{base_url}/chat/completions", json=body).json()
             seconds.append(time.monotonic() - started)
             try:
-                message = reply["choices"][0]["message"]
-                calls = message.get("tool_calls") or []
-                text = calls[0]["function"]["arguments"] if calls else message["content"]
-                problem = schema_problem(json.loads(text), backend.response_model.model_json_schema())
-                if problem is None:
+                backend.parse_reply(paper, reply)
+                valid, passing = valid + 1, passing + 1
+            except InvalidOutput as exc:
+                if str(exc).startswith(CONTENT_RULE):
                     valid += 1
                 else:
-                    problems.append(f"{row['id']}: {problem}")
-                try:
-                    backend.parse_reply(paper, reply)
-                    passing += 1
-                except InvalidOutput:
-                    pass
-            except Exception as exc:  # noqa: BLE001 - any failure is a first answer that is not valid
-                problems.append(f"{row['id']}: {str(exc).splitlines()[0][:160]}")
+                    problems.append(f"{row['id']}: {str(exc).splitlines()[0][:160]}")
     agent.close()
     return {
         "papers": len(papers),
@@ -245,35 +237,6 @@ def first_answers(base_url: str, cache_dir: Path, n: int = 40) -> dict[str, Any]
         "mean_s": round(sum(seconds) / len(seconds), 2),
         "problems": problems[:5],
     }
-
-
-def schema_problem(obj: Any, schema: dict[str, Any]) -> str | None:
-    """What makes ``obj`` invalid against the reply's JSON schema (types, enums, bounds,
-    required keys, maxLength), or None. The schema only: the validators' own rules (evidence in
-    the abstract, an English TL;DR...) are what re-asks are for."""
-    if not isinstance(obj, dict):
-        return f"not an object: {type(obj).__name__}"
-    props = schema.get("properties", {})
-    missing = [k for k in schema.get("required", []) if k not in obj]
-    if missing:
-        return f"missing {', '.join(missing)}"
-    for key, spec in props.items():
-        if key not in obj:
-            continue
-        value = obj[key]
-        items = value if spec.get("type") == "array" else [value]
-        if spec.get("type") == "array" and not isinstance(value, list):
-            return f"{key} is not a list"
-        allowed = spec.get("enum") or spec.get("items", {}).get("enum")
-        if allowed and any(v not in allowed for v in items):
-            return f"{key} {value!r} is not one of the labels"
-        if spec.get("type") == "number" and not (
-            isinstance(value, int | float) and spec.get("minimum", -1e18) <= value <= spec.get("maximum", 1e18)
-        ):
-            return f"{key} {value!r} is out of range"
-        if spec.get("type") == "string" and not isinstance(value, str):
-            return f"{key} is not a string"
-    return None
 
 
 def record(server: str, base_url: str) -> None:
